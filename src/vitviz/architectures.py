@@ -1,0 +1,50 @@
+"""Offline checks that a model name (and pretrained tag) exists in timm, open_clip or torchvision."""
+from __future__ import annotations
+
+import difflib
+import functools
+
+
+@functools.lru_cache(maxsize=None)
+def _names(library: str) -> tuple[str, ...]:
+    if library == "timm":
+        import timm
+        return tuple(timm.list_models())
+    if library == "open_clip":
+        import open_clip
+        return tuple(open_clip.list_models())
+    if library == "torchvision":
+        import torchvision
+        return tuple(torchvision.models.list_models())
+    raise ValueError(f"unknown library {library!r}")
+
+
+def _tags(library: str, name: str) -> list[str]:
+    if library == "timm":
+        import timm
+        return [n.split(".", 1)[1] for n in timm.list_pretrained(name) if "." in n and n.split(".")[0] == name]
+    if library == "open_clip":
+        import open_clip
+        return list(open_clip.list_pretrained_tags_by_model(name))
+    import torchvision
+    try:
+        return [w.name for w in torchvision.models.get_model_weights(name)]
+    except (ValueError, KeyError):
+        return []
+
+
+def architecture_error(library: str, name: str, tag: str | None, source: str) -> str | None:
+    """None when `name` (and `tag`, for pretrained sources) is known to `library`, else a one-line reason."""
+    names = _names(library)
+    base = name.split(".", 1)[0] if library == "timm" else name
+    if base not in names:
+        close = difflib.get_close_matches(base, names, n=3)
+        hint = f"; close matches: {', '.join(close)}" if close else f"; see {library} model list"
+        return f"unknown {library} model {name!r}{hint}"
+    if library == "timm" and "." in name:
+        return f"write the timm pretrained tag in 'tag', not in the name (name: {base}, tag: {name.split('.', 1)[1]})"
+    if source in ("timm", "open_clip", "torchvision") and tag:
+        tags = _tags(library, base)
+        if tags and tag not in tags:
+            return f"unknown pretrained tag {tag!r} for {library} {base!r}; allowed: {', '.join(tags)}"
+    return None

@@ -1,0 +1,244 @@
+"""One reader for the real ImageNet and the synthetic one: layout, labels, true-class boxes, an index.
+
+Accepted layouts under a root:
+  Kaggle:       [ILSVRC/]Data/CLS-LOC/train/<wnid>/*.JPEG, flat [ILSVRC/]Data/CLS-LOC/val/*.JPEG with
+                LOC_val_solution.csv, boxes in [ILSVRC/]Annotations/CLS-LOC/{train,val}/
+  class folders: train/<wnid>/*, val/<wnid>/* (as the common valprep script leaves it); boxes in
+                Annotation/<wnid>/*.xml (ILSVRC2012_bbox_train) or Annotations/CLS-LOC/{train,val}/
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from .voc import true_class_boxes
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = {".jpeg", ".jpg", ".png", ".bmp", ".webp"}
+EXPECTED = ("expected <root>/[ILSVRC/]Data/CLS-LOC/{train,val} (Kaggle layout) "
+            "or <root>/{train,val}/<wnid>/ (class folders)")
+
+
+class DatasetLayoutError(FileNotFoundError):
+    """A dataset root or split that is missing or not in a known ImageNet layout."""
+
+
+class ImageDecodeError(OSError):
+    """An image file that cannot be decoded."""
+
+
+@dataclass
+class Layout:
+    """Where a dataset root keeps its splits, boxes and label files."""
+    root: Path
+    data_dir: Path                 # holds train/ and val/
+    ann_dirs: dict[str, list[Path]]
+    synset_mapping: Path | None
+    solutions: dict[str, Path]
+
+    def split_dir(self, split: str) -> Path:
+        d = self.data_dir / split
+        if not d.is_dir():
+            raise DatasetLayoutError(f"{d}: split '{split}' not found; {EXPECTED}")
+        return d
+
+
+def _first_existing(paths: list[Path]) -> Path | None:
+    return next((p for p in paths if p.exists()), None)
+
+
+def find_layout(root: str | Path) -> Layout:
+    """Recognise the layout of an ImageNet root; a one-line error names the expected layout."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetLayoutError(f"{root}: dataset root not found; {EXPECTED}")
+    bases = [root / "ILSVRC", root]
+    data_dir = _first_existing([b / "Data" / "CLS-LOC" for b in bases]) or (
+        root if (root / "train").is_dir() or (root / "val").is_dir() else None)
+    if data_dir is None:
+        raise DatasetLayoutError(f"{root}: no ImageNet layout found; {EXPECTED}")
+    ann_dirs = {}
+    for split in ("train", "val"):
+        cands = [b / "Annotations" / "CLS-LOC" / split for b in bases]
+        if split == "train":
+            cands.append(root / "Annotation")
+        ann_dirs[split] = [c for c in cands if c.is_dir()]
+    search = [root, root.parent, data_dir.parent, data_dir.parent.parent]
+    mapping = _first_existing([d / "LOC_synset_mapping.txt" for d in search])
+    solutions = {s: p for s in ("train", "val")
+                 if (p := _first_existing([d / f"LOC_{s}_solution.csv" for d in search]))}
+    return Layout(root, data_dir, ann_dirs, mapping, solutions)
+
+
+def read_synset_mapping(path: Path) -> dict[str, str]:
+    """wnid -> human name, from LOC_synset_mapping.txt ("n01440764 tench, Tinca tinca")."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            w, _, name = line.strip().partition(" ")
+            out[w] = name.strip()
+    return out
+
+
+def _read_solution_labels(path: Path) -> dict[str, str]:
+    with open(path, newline="") as f:
+        return {row["ImageId"]: row["PredictionString"].split()[0] for row in csv.DictReader(f)
+                if row.get("PredictionString", "").strip()}
+
+
+def _walk_images(folder: Path) -> list[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        out.extend(Path(dirpath) / f for f in sorted(filenames) if Path(f).suffix.lower() in IMAGE_EXTS)
+    return out
+
+
+def _xml_index(dirs: list[Path]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for d in dirs:
+        for dirpath, _, filenames in os.walk(d):
+            for f in filenames:
+                if f.endswith(".xml"):
+                    out.setdefault(f[:-4], Path(dirpath) / f)
+    return out
+
+
+def class_list(layout: Layout) -> list[str]:
+    """Sorted wnids of the dataset (torchvision ImageFolder order)."""
+    for split in ("train", "val"):
+        d = layout.data_dir / split
+        if d.is_dir():
+            subdirs = sorted(p.name for p in d.iterdir() if p.is_dir())
+            if subdirs:
+                return subdirs
+    if layout.synset_mapping:
+        return sorted(read_synset_mapping(layout.synset_mapping))
+    raise DatasetLayoutError(f"{layout.root}: no class folders and no LOC_synset_mapping.txt; {EXPECTED}")
+
+
+def scan_split(layout: Layout, split: str, wnids: list[str]) -> pd.DataFrame:
+    """One row per image of `split`: path (relative to the root), label, wnid, annotated, boxes (JSON)."""
+    d = layout.split_dir(split)
+    files = _walk_images(d)
+    if not files:
+        raise DatasetLayoutError(f"{d}: no images in split '{split}'; {EXPECTED}")
+    label_of = {w: i for i, w in enumerate(wnids)}
+    flat_labels = None
+    xmls = _xml_index(layout.ann_dirs.get(split, []))
+    rows, unlabeled = [], 0
+    for p in tqdm(files, desc=f"index {split}", unit="img", mininterval=2.0):
+        stem = p.stem
+        if p.parent != d:
+            w = p.parent.name
+        else:  # flat folder: labels from LOC_<split>_solution.csv, else from the box XML
+            if flat_labels is None:
+                flat_labels = _read_solution_labels(layout.solutions[split]) if split in layout.solutions else {}
+            w = flat_labels.get(stem)
+            if w is None and stem in xmls:
+                from .voc import read_voc_objects
+                objs = read_voc_objects(xmls[stem])
+                w = objs[0].name if objs else None
+        if w not in label_of:
+            unlabeled += 1
+            continue
+        xml = xmls.get(stem)
+        boxes = [b.as_list() for b in true_class_boxes(xml, w)] if xml else []
+        rows.append({"path": p.relative_to(layout.root).as_posix(), "label": label_of[w], "wnid": w,
+                     "annotated": xml is not None, "boxes": json.dumps(boxes)})
+    if unlabeled:
+        log.warning("%s: %d images without a known label were skipped", split, unlabeled)
+    if not rows:
+        raise DatasetLayoutError(f"{d}: no labelled images in split '{split}'; flat val folders need "
+                                 "LOC_val_solution.csv or box XMLs beside the layout")
+    return pd.DataFrame(rows)
+
+
+def build_index(root: str | Path, out_dir: str | Path, root_ref: str | None = None) -> dict:
+    """Index `root` into `out_dir` (classes.csv, train.csv, val.csv, meta.json); return the meta."""
+    layout = find_layout(root)
+    wnids = class_list(layout)
+    names = read_synset_mapping(layout.synset_mapping) if layout.synset_mapping else {}
+    if not names:
+        try:
+            from timm.data import ImageNetInfo
+            info = ImageNetInfo()
+            names = dict(zip(info.label_names(), info.label_descriptions()))
+        except Exception:  # pragma: no cover - timm is a dependency, this is only a fallback
+            names = {}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"label": range(len(wnids)), "wnid": wnids,
+                  "name": [names.get(w, w) for w in wnids]}).to_csv(out_dir / "classes.csv", index=False)
+    counts = {}
+    for split in ("train", "val"):
+        if (layout.data_dir / split).is_dir():
+            df = scan_split(layout, split, wnids)
+            df.to_csv(out_dir / f"{split}.csv", index=False)
+            counts[split] = {"images": len(df), "annotated": int(df["annotated"].sum()),
+                             "with_true_box": int((df["boxes"] != "[]").sum())}
+    meta = {"root": root_ref if root_ref is not None else str(Path(root).resolve()),
+            "classes": len(wnids), "splits": counts}
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+@dataclass
+class DatasetIndex:
+    """A prepared dataset: its classes and per-split image tables, with paths resolved."""
+    root: Path
+    classes: pd.DataFrame
+    splits: dict[str, pd.DataFrame]
+
+    @property
+    def wnids(self) -> list[str]:
+        return list(self.classes["wnid"])
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.classes["name"])
+
+    def split(self, name: str) -> pd.DataFrame:
+        if name not in self.splits:
+            raise DatasetLayoutError(f"split '{name}' is not in the prepared index (have: {', '.join(self.splits)})")
+        return self.splits[name]
+
+    def image_path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def boxes(self, split: str) -> list[list[list[int]]]:
+        return [json.loads(b) for b in self.split(split)["boxes"]]
+
+
+def read_index(index_dir: str | Path) -> DatasetIndex:
+    """Load an index written by `build_index`; relative roots resolve against the index folder's parent."""
+    index_dir = Path(index_dir)
+    meta_path = index_dir / "meta.json"
+    if not meta_path.exists():
+        raise DatasetLayoutError(f"{index_dir}: no prepared dataset index; run the prepare_data stage first")
+    meta = json.loads(meta_path.read_text())
+    root = Path(meta["root"])
+    if not root.is_absolute():
+        root = (index_dir / root).resolve()
+    splits = {s: pd.read_csv(index_dir / f"{s}.csv", keep_default_na=False)
+              for s in ("train", "val") if (index_dir / f"{s}.csv").exists()}
+    return DatasetIndex(root, pd.read_csv(index_dir / "classes.csv", keep_default_na=False), splits)
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Decode any image file (CMYK, grayscale, palette, PNG named .JPEG) as an RGB PIL image."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageDecodeError(f"{path}: cannot decode image ({exc})") from exc

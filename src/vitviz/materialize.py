@@ -1,0 +1,43 @@
+"""Materialise one model entry under data/models/<key>/: weights, spec, training history and metrics."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from .atomic import atomic_path
+from .config import DownloadConfig, ModelEntry
+from .evaluate import evaluate
+from .imagenet import DatasetIndex
+from .sources import apply_preprocess, fetch
+from .zoo import load_model, save_model
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "train_history.csv"
+
+
+def materialize(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str | Path,
+                cfg: DownloadConfig) -> dict:
+    """Fetch or train `entry`, save it, reload it offline, evaluate it; return its metrics."""
+    history = None
+    if entry.source == "train":
+        from .training import train_demo
+        model, spec, history = train_demo(entry, key, index)
+    else:
+        model, spec = fetch(entry, key, timeout=cfg.connect_timeout)
+        apply_preprocess(spec, entry)
+    with atomic_path(out_dir) as tmp:
+        save_model(model, spec, tmp)
+        loaded = load_model(tmp)  # the same offline path every later stage uses
+        metrics = {"key": key, "source": entry.source, "kind": spec.kind,
+                   "params": sum(p.numel() for p in loaded.model.parameters()),
+                   **evaluate(loaded, index, cfg.eval_split, cfg.eval_limit, cfg.batch_size, cfg.num_workers)}
+        if history:
+            pd.DataFrame(history).to_csv(tmp / HISTORY_FILE, index=False)
+        (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    log.info("model %s: %s", key, {k: v for k, v in metrics.items() if k in ("top1", "top5", "reason")})
+    return metrics

@@ -1,0 +1,57 @@
+"""Matplotlib figures of the report, saved as PNG."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from ..imagenet import DatasetIndex, load_rgb  # noqa: E402
+
+
+def save(fig, path: Path) -> None:
+    """Save and close a figure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def sample_grid(index: DatasetIndex, split: str, per_class: int, path: Path, max_classes: int = 16) -> None:
+    """A grid of images, one row per class, with the true-class boxes drawn."""
+    df = index.split(split)
+    classes = list(range(min(len(index.wnids), max_classes)))
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.6 * per_class + 2.6, 1.6 * len(classes)),
+                             squeeze=False)
+    for r, k in enumerate(classes):
+        rows = df[df["label"] == k]
+        rows = pd.concat([rows[rows["boxes"] != "[]"], rows[rows["boxes"] == "[]"]]).head(per_class)
+        for c in range(per_class):
+            ax = axes[r][c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c >= len(rows):
+                ax.axis("off")
+                continue
+            row = rows.iloc[c]
+            ax.imshow(load_rgb(index.image_path(row["path"])))
+            for x0, y0, x1, y1 in json.loads(row["boxes"]):
+                ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5, ec="#00e000"))
+            if c == 0:
+                ax.set_ylabel(str(index.names[k]).split(",")[0], rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(f"{split} samples with their true-class boxes", fontsize=10)
+    save(fig, path)
+
+
+def training_curves(histories: dict[str, pd.DataFrame], path: Path) -> None:
+    """Per-epoch training loss and validation top-1 of the trained models."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for key, h in histories.items():
+        a.plot(h["epoch"], h["train_loss"], marker=".", label=key)
+        b.plot(h["epoch"], h["val_top1"], marker=".", label=key)
+    a.set_xlabel("epoch"), a.set_ylabel("train loss"), b.set_xlabel("epoch"), b.set_ylabel("val top-1 (%)")
+    b.legend(fontsize=8)
+    save(fig, path)

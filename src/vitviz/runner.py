@@ -1,0 +1,31 @@
+"""Run an entry point with logging set up and bad input turned into a one-line error and exit code 2."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from .imagenet import DatasetLayoutError, ImageDecodeError
+from .schema import ConfigError
+from .sources import ModelSourceError
+
+log = logging.getLogger("vitviz")
+
+USER_ERRORS = (ConfigError, DatasetLayoutError, ImageDecodeError, ModelSourceError, FileNotFoundError)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Log to stderr with timestamps; quiet the chatty libraries."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    for name in ("PIL", "matplotlib", "urllib3", "filelock", "huggingface_hub", "timm"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run(main: Callable[[], object]) -> None:
+    """Call `main`; a user error is logged as one message and exits with status 2."""
+    setup_logging()
+    try:
+        main()
+    except USER_ERRORS as exc:
+        log.error("%s", exc)
+        sys.exit(2)

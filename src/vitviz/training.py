@@ -1,0 +1,124 @@
+"""Train the small demo models (a timm ViT and a timm ResNet) on a prepared split, deterministically on CPU."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .config import ModelEntry, TrainConfig
+from .data import IndexedImages, loader
+from .imagenet import DatasetIndex
+from .modelspec import ModelSpec
+from .sources import apply_preprocess
+from .zoo import detect_kind, eval_transform
+
+log = logging.getLogger(__name__)
+
+
+def decode_split(index: DatasetIndex, split: str, spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """All images of a split through the spec's eval transform, unnormalised, as uint8 (N,3,S,S)."""
+    ds = IndexedImages(index, split, eval_transform(spec, normalize=False))
+    xs, ys = [], []
+    for x, y, _, _ in tqdm(loader(ds, 256), desc=f"decode {split}", unit="batch", mininterval=2.0):
+        if len(x):
+            xs.append((x * 255).round().to(torch.uint8))
+            ys.append(y)
+    return torch.cat(xs), torch.cat(ys)
+
+
+def random_crops(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Random translations by up to `pad` pixels (reflect padding, then a crop of the original size)."""
+    if pad <= 0:
+        return x
+    n, _, h, w = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    rows = (dy[:, None] + torch.arange(h)[None]).view(n, 1, h, 1).expand(n, x.shape[1], h, w + 2 * pad)
+    xp = xp.gather(2, rows)
+    cols = (dx[:, None] + torch.arange(w)[None]).view(n, 1, 1, w).expand(n, x.shape[1], h, w)
+    return xp.gather(3, cols)
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warmup then cosine decay to zero."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def normalizer(spec: ModelSpec) -> nn.Module:
+    """uint8 or [0,1] image batch -> normalised float batch."""
+    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std).view(1, 3, 1, 1)
+
+    class _Norm(nn.Module):
+        def forward(self, x):
+            x = x.float() / 255.0 if x.dtype == torch.uint8 else x
+            return (x - mean) / std
+    return _Norm()
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, norm: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int = 256) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), bs):
+        correct += int((model(norm(x[i:i + bs])).argmax(1) == y[i:i + bs]).sum())
+    return 100.0 * correct / max(1, len(x))
+
+
+def train_demo(entry: ModelEntry, key: str, index: DatasetIndex) -> tuple[nn.Module, ModelSpec, list[dict]]:
+    """Train `entry` (source: train) on the index's train split; return model, spec and per-epoch history."""
+    import timm
+    cfg: TrainConfig = entry.train or TrainConfig()
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    kwargs = {k: v for k, v in entry.kwargs.items() if k != "num_classes"}
+    model = timm.create_model(entry.name, pretrained=False, num_classes=len(index.wnids), **kwargs)
+    dc = timm.data.resolve_model_data_config(model)
+    spec = ModelSpec(key=key, library="timm", name=entry.name, kwargs=kwargs, kind=entry.kind or detect_kind(model),
+                     interpolation=dc["interpolation"], mean=tuple(dc["mean"]), std=tuple(dc["std"]),
+                     crop_pct=dc["crop_pct"], num_classes=len(index.wnids), class_wnids=index.wnids,
+                     class_names=index.names, provenance={"source": "train", "train": vars(cfg).copy()})
+    apply_preprocess(spec, entry)
+    xtr, ytr = decode_split(index, "train", spec)
+    xva, yva = decode_split(index, "val", spec) if "val" in index.splits else (xtr[:0], ytr[:0])
+    norm = normalizer(spec)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    warmup = cfg.warmup_epochs * steps_per_epoch
+    history, step = [], 0
+    bar = tqdm(range(cfg.epochs), desc=f"train {key}", unit="epoch")
+    for epoch in bar:
+        model.train()
+        t0, loss_sum, seen = time.time(), 0.0, 0
+        perm = torch.randperm(len(xtr), generator=gen)
+        for i in range(0, len(xtr), cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            xb = norm(random_crops(xtr[idx], cfg.pad, gen))
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, total, warmup, cfg.lr)
+            loss = F.cross_entropy(model(xb), ytr[idx], label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_grad > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+            seen += len(idx)
+            step += 1
+        val = _accuracy(model, norm, xva, yva) if len(xva) else float("nan")
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "val_top1": val,
+                        "seconds": round(time.time() - t0, 2)})
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}", val=f"{val:.1f}")
+    model.eval()
+    return model, spec, history

@@ -1,0 +1,98 @@
+"""Materialised models: save as safetensors plus a spec, and load back offline with their preprocessing."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import safetensors.torch
+import torch
+from torch import nn
+
+from .modelspec import SPEC_FILE, WEIGHTS_FILE, ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    """A model in eval mode, its spec, and the eval transform that prepares a PIL image for it."""
+    model: nn.Module
+    spec: ModelSpec
+    transform: Callable
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits for a batch of prepared images; only models with a classifier head."""
+        if self.spec.num_classes <= 0:
+            raise ValueError(f"model {self.key!r} has no classifier head")
+        return self.model(x)
+
+
+def detect_kind(model: nn.Module) -> str:
+    """'vit' when the model holds attention blocks, else 'cnn'."""
+    return "vit" if any("Attention" in type(m).__name__ for m in model.modules()) else "cnn"
+
+
+def build_architecture(spec: ModelSpec) -> nn.Module:
+    """A randomly initialised model of the spec's architecture, on the CPU."""
+    if spec.library == "timm":
+        import timm
+        return timm.create_model(spec.name, pretrained=False, num_classes=spec.num_classes, **spec.kwargs)
+    if spec.library == "torchvision":
+        import torchvision
+        return torchvision.models.get_model(spec.name, weights=None, num_classes=spec.num_classes, **spec.kwargs)
+    if spec.library == "open_clip":
+        import open_clip
+        return open_clip.create_model(spec.name, pretrained=None, **spec.kwargs)
+    raise ValueError(f"unknown library {spec.library!r} in spec of {spec.key!r}")
+
+
+def eval_transform(spec: ModelSpec, normalize: bool = True) -> Callable:
+    """timm's eval transform for the spec's data config: resize, centre crop, float tensor, normalise.
+
+    With normalize=False the output is the float crop in [0, 1] (timm itself would return uint8 there).
+    """
+    from timm.data import create_transform
+    cfg = spec.data_config()
+    if not normalize:
+        cfg.update(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    return create_transform(**cfg, is_training=False)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(model: nn.Module, spec: ModelSpec, out_dir: str | Path) -> ModelSpec:
+    """Write weights.safetensors and spec.json into `out_dir`; return the spec with the weights' hash."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = model.float().cpu()
+    safetensors.torch.save_model(model, str(out_dir / WEIGHTS_FILE))
+    spec.provenance = {**spec.provenance, "weights_sha256": sha256_file(out_dir / WEIGHTS_FILE)}
+    (out_dir / SPEC_FILE).write_text(spec.to_json())
+    return spec
+
+
+def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a materialised model offline from its folder: eval mode, frozen, with its transform."""
+    model_dir = Path(model_dir)
+    spec = ModelSpec.read(model_dir)
+    weights = model_dir / WEIGHTS_FILE
+    if not weights.exists():
+        raise FileNotFoundError(f"{weights}: weights missing; run the download_models stage for {spec.key!r}")
+    model = build_architecture(spec)
+    missing, unexpected = safetensors.torch.load_model(model, str(weights), strict=True)
+    model.eval().requires_grad_(False).to(device)
+    return LoadedModel(model, spec, eval_transform(spec))

@@ -1,0 +1,95 @@
+"""End to end: `dvc repro` of configs/smoke.yaml in a temporary git copy of the repository."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def sh(args, cwd, env, check=True):
+    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory):
+    """A git copy of the project with configs/smoke.yaml as params.yaml, reproduced once."""
+    dst = tmp_path_factory.mktemp("e2e") / "repo"
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, listed):
+        if rel.startswith(("data/", "reports/")) or rel == "dvc.lock" or not (REPO / rel).is_file():
+            continue
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, dst / rel)
+    shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    sh(["git", "init", "-q"], dst, env)
+    sh(["git", "add", "-A"], dst, env)
+    sh(["git", "commit", "-qm", "smoke"], dst, env)
+    out = sh(["dvc", "repro"], dst, env)
+    return dst, env, out
+
+
+def test_repro_writes_every_output(smoke_repo):
+    dst, env, out = smoke_repo
+    assert "Running stage 'prepare_data'" in out and "Running stage 'report'" in out
+    meta = json.loads((dst / "data/dataset/meta.json").read_text())
+    assert meta["classes"] == 4 and meta["splits"]["val"]["images"] == 16
+    for key in ("vit_demo", "resnet_demo"):
+        assert (dst / f"data/models/{key}/weights.safetensors").is_file()
+        m = json.loads((dst / f"data/models/{key}/metrics.json").read_text())
+        assert m["applicable"] and 0 <= m["top1"] <= 100
+    html = (dst / "reports/report.html").read_text()
+    assert "Dataset" in html and "Models" in html and "data:image/png;base64," in html
+    assert "http://" not in html and "https://" not in html  # readable offline
+    assert (dst / "reports/report.md").read_text().startswith("# vitviz smoke run")
+    metrics = json.loads((dst / "reports/metrics.json").read_text())
+    assert set(metrics["models"]) == {"vit_demo", "resnet_demo"}
+
+
+def test_second_repro_is_a_noop(smoke_repo):
+    dst, env, _ = smoke_repo
+    out = sh(["dvc", "repro"], dst, env)
+    assert "Running stage" not in out and "up to date" in out
+
+
+def test_metrics_show(smoke_repo):
+    dst, env, _ = smoke_repo
+    out = sh(["dvc", "metrics", "show"], dst, env)
+    assert "models.vit_demo.top1" in out and "dataset.classes" in out
+
+
+def test_a_param_change_reruns_only_its_stages(smoke_repo):
+    dst, env, _ = smoke_repo
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["models"]["resnet_demo"]["train"]["epochs"] = 2
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = sh(["dvc", "status"], dst, env)
+        assert "download_models@resnet_demo" in status
+        assert "prepare_data" not in status and "download_models@vit_demo" not in status
+    finally:
+        shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
+
+
+def test_exp_run_with_set_param(smoke_repo):
+    dst, env, _ = smoke_repo
+    sh(["git", "add", "-A"], dst, env)
+    sh(["git", "commit", "-qm", "lock"], dst, env)
+    out = sh(["dvc", "exp", "run", "-S", "prepare_data.synthetic.val_per_class=5", "-n", "val5"], dst, env)
+    assert "Running stage 'prepare_data'" in out
+    show = sh(["dvc", "exp", "show", "--md"], dst, env)
+    assert "val5" in show and "prepare_data.synthetic.val_per_class" in show
+    assert json.loads((dst / "data/dataset/meta.json").read_text())["splits"]["val"]["images"] == 20

@@ -1,0 +1,19 @@
+"""The report renders the same content to offline HTML and markdown."""
+import pandas as pd
+from PIL import Image
+
+from vitviz.report.document import Figure, Para, Section, Table, render_html, render_markdown
+
+
+def test_markdown_and_html_twins(tmp_path):
+    (tmp_path / "figures").mkdir()
+    Image.new("RGB", (4, 4), (255, 0, 0)).save(tmp_path / "figures" / "a.png")
+    secs = [Section("Models & data", [Para("Top-1 is **high** in `vit`."),
+                                      Table(pd.DataFrame({"model": ["vit"], "top-1": [91.234]}), "Accuracy."),
+                                      Figure("figures/a.png", "A red square.")])]
+    md = render_markdown("T", secs)
+    assert "## Models & data" in md and "| vit | 91.23 |" in md and "![A red square.](figures/a.png)" in md
+    html = render_html("T", secs, tmp_path)
+    assert "<td>91.23</td>" in html and "<b>high</b>" in html and "<code>vit</code>" in html
+    assert "data:image/png;base64," in html and "http" not in html.replace("http-equiv", "")
+    assert "id='models-data'" in html

@@ -1,0 +1,121 @@
+"""The real loading code of each source, offline, on local files in the libraries' own formats."""
+import time
+
+import open_clip
+import pytest
+import safetensors.torch
+import timm
+import torch
+import torchvision
+
+from vitviz.config import parse_params
+from vitviz.sources import ModelSourceError, fetch
+
+VIT_KW = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
+CLIP_KW = {"embed_dim": 32,
+           "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
+           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+
+def entry(**kw):
+    return parse_params({"models": {"m": kw}}).models["m"]
+
+
+def same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.fixture
+def empty_caches(tmp_path, monkeypatch):
+    """No HF cache and no torch hub checkpoints: nothing can load without the network."""
+    import huggingface_hub.constants as c
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path
+
+
+def test_timm_pretrained_file_overlay(tmp_path):
+    src = timm.create_model("vit_tiny_patch16_224", num_classes=1000, **VIT_KW)
+    safetensors.torch.save_file(src.state_dict(), tmp_path / "vit.safetensors")
+    model, spec = fetch(entry(source="timm", name="vit_tiny_patch16_224", tag="augreg_in21k_ft_in1k",
+                              file=str(tmp_path / "vit.safetensors"), kwargs=VIT_KW), "vt")
+    assert same_weights(model, src)
+    assert spec.library == "timm" and spec.kind == "vit" and spec.num_classes == 1000
+    assert spec.class_wnids[0] == "n01440764" and spec.mean == (0.5, 0.5, 0.5)
+    assert spec.provenance["source_sha256"]
+
+
+def test_timm_from_a_filled_hf_cache(empty_caches, monkeypatch):
+    """A cached HF snapshot is used offline, through timm's own loader."""
+    src = timm.create_model("vit_tiny_patch16_224", num_classes=1000, **VIT_KW)
+    repo = empty_caches / "hf" / "models--timm--vit_tiny_patch16_224.augreg_in21k_ft_in1k"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    safetensors.torch.save_file(src.state_dict(), repo / "snapshots" / commit / "model.safetensors")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model, _ = fetch(entry(source="timm", name="vit_tiny_patch16_224", tag="augreg_in21k_ft_in1k", kwargs=VIT_KW), "v")
+    assert same_weights(model, src)
+
+
+@pytest.mark.parametrize("kw", [
+    {"source": "timm", "name": "vit_base_patch16_384", "tag": "orig_in21k_ft_in1k"},
+    {"source": "open_clip", "name": "ViT-B-16", "tag": "openai"},
+    {"source": "torchvision", "name": "resnet50", "tag": "IMAGENET1K_V1"},
+    {"source": "url", "library": "timm", "name": "vit_base_patch16_384",
+     "url": "https://example.invalid/B_16_imagenet1k.pth"},
+])
+def test_offline_fails_fast_with_what_to_do(empty_caches, kw):
+    t = time.time()
+    with pytest.raises(ModelSourceError) as e:
+        fetch(entry(**kw), "m", timeout=2.0, cache_dir=empty_caches / "dl")
+    assert time.time() - t < 10
+    msg = str(e.value)
+    assert "unreachable" in msg and "HF_HUB_OFFLINE=1" in msg and "file:" in msg and "\n" not in msg
+
+
+def test_open_clip_checkpoint_path(tmp_path):
+    src = open_clip.create_model("ViT-B-32", pretrained=None, **CLIP_KW)
+    torch.save(src.state_dict(), tmp_path / "clip.pt")
+    model, spec = fetch(entry(source="open_clip", name="ViT-B-32", tag="openai", file=str(tmp_path / "clip.pt"),
+                              kwargs=CLIP_KW), "clip")
+    assert same_weights(model, src)
+    assert spec.num_classes == 0 and spec.input_size == (3, 32, 32) and spec.crop_pct == 1.0
+    assert spec.kwargs["force_quick_gelu"] is True  # OpenAI weights use QuickGELU
+    assert spec.mean == open_clip.OPENAI_DATASET_MEAN
+
+
+def test_torchvision_state_dict_file(tmp_path):
+    src = torchvision.models.resnet18()
+    torch.save(src.state_dict(), tmp_path / "r18.pth")
+    model, spec = fetch(entry(source="torchvision", name="resnet18", tag="IMAGENET1K_V1",
+                              file=str(tmp_path / "r18.pth")), "r18")
+    assert same_weights(model, src)
+    assert spec.kind == "cnn" and spec.crop_pct == pytest.approx(224 / 256) and spec.interpolation == "bilinear"
+    assert spec.num_classes == 1000 and spec.class_wnids[1] == "n01443537"
+
+
+def test_torchvision_from_the_torch_hub_cache(empty_caches):
+    src = torchvision.models.resnet18()
+    ckpt = empty_caches / "torch" / "hub" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    torch.save(src.state_dict(), ckpt / "resnet18-f37072fd.pth")
+    model, _ = fetch(entry(source="torchvision", name="resnet18", tag="IMAGENET1K_V1"), "r18", timeout=1.0)
+    assert same_weights(model, src)
+
+
+def test_file_source_and_sha_check(tmp_path):
+    src = timm.create_model("resnet10t", num_classes=7)
+    safetensors.torch.save_file(src.state_dict(), tmp_path / "r.safetensors")
+    model, spec = fetch(entry(source="file", library="timm", name="resnet10t", file=str(tmp_path / "r.safetensors")), "r")
+    assert same_weights(model, src) and spec.num_classes == 7
+    with pytest.raises(ModelSourceError, match="SHA-256 differs"):
+        fetch(entry(source="file", library="timm", name="resnet10t", file=str(tmp_path / "r.safetensors"),
+                    sha256="0" * 64), "r")
+
+
+def test_missing_local_file_is_named(tmp_path):
+    with pytest.raises(ModelSourceError, match="checkpoint file not found"):
+        fetch(entry(source="timm", name="resnet10t", file=str(tmp_path / "none.pth")), "r")
