@@ -37,10 +37,12 @@ class ModelSpec:
                 "crop_mode": self.crop_mode}
 
     def to_json(self) -> str:
+        """The spec as pretty JSON."""
         return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
+        """A spec from its JSON mapping; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
         for k in ("input_size", "mean", "std"):
@@ -50,6 +52,7 @@ class ModelSpec:
 
     @classmethod
     def read(cls, model_dir: str | Path) -> "ModelSpec":
+        """The spec stored in a model folder."""
         path = Path(model_dir) / SPEC_FILE
         if not path.exists():
             raise FileNotFoundError(f"{path}: no model spec; run the download_models stage for this model")

@@ -14,10 +14,10 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from ..imagenet import DatasetIndex, load_rgb  # noqa: E402
 
 
-def save(fig, path: Path) -> None:
+def save(fig, path: Path, dpi: int = 100) -> None:
     """Save and close a figure."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -25,8 +25,8 @@ def sample_grid(index: DatasetIndex, split: str, per_class: int, path: Path, max
     """A grid of images, one row per class, with the true-class boxes drawn."""
     df = index.split(split)
     classes = list(range(min(len(index.wnids), max_classes)))
-    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.6 * per_class + 2.6, 1.6 * len(classes)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.1 * per_class + 2.2, 1.1 * len(classes)),
+                             squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.08})
     for r, k in enumerate(classes):
         rows = df[df["label"] == k]
         rows = pd.concat([rows[rows["boxes"] != "[]"], rows[rows["boxes"] == "[]"]]).head(per_class)
@@ -42,8 +42,7 @@ def sample_grid(index: DatasetIndex, split: str, per_class: int, path: Path, max
                 ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5, ec="#00e000"))
             if c == 0:
                 ax.set_ylabel(str(index.names[k]).split(",")[0], rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(f"{split} samples with their true-class boxes", fontsize=10)
-    save(fig, path)
+    save(fig, path, dpi=80)
 
 
 def training_curves(histories: dict[str, pd.DataFrame], path: Path) -> None:

@@ -24,8 +24,8 @@ def provenance_section(params: Params, params_file: str, revision: str) -> Secti
         Para("Dataset: " + ("the embedded synthetic ImageNet look-alike (Kaggle ILSVRC CLS-LOC layout), "
                             "generated offline; its numbers are not ImageNet numbers."
                             if src == "synthetic" else f"ImageNet at `{params.prepare_data.imagenet_root}`.")),
-        Para("Where the paper text and the authors' code differ, this project follows the code "
-             "(see the method decisions in `shared/reference/method.md`); each section names what it used."),
+        Para("Where the paper's text and the authors' code differ, this project follows the authors' code; "
+             "each section names the procedure it used and where it departs from the paper."),
     ])
 
 
@@ -37,10 +37,11 @@ def dataset_section(index: DatasetIndex, dataset_dir: Path, params: Params, out:
     for split, df in index.splits.items():
         counts[split] = df.groupby("label").size().reindex(counts["label"], fill_value=0).values
     splits = pd.DataFrame([{"split": s, **v} for s, v in meta["splits"].items()])
-    sample_grid(index, "val" if "val" in index.splits else "train", params.report.samples_per_class,
-                out / "figures" / "dataset_samples.png")
+    shown = "val" if "val" in index.splits else "train"
+    sample_grid(index, shown, params.report.samples_per_class, out / "figures" / "dataset_samples.png")
     metrics["dataset"] = {"classes": meta["classes"], **{f"{s}_images": v["images"] for s, v in meta["splits"].items()}}
-    blocks = [Para(f"Source: **{meta.get('source', 'imagenet')}**, {meta['classes']} classes, root `{meta['root']}`.")]
+    root = meta["root"] if Path(meta["root"]).is_absolute() else f"{dataset_dir.as_posix()}/{meta['root']}"
+    blocks = [Para(f"Source: **{meta.get('source', 'imagenet')}**, {meta['classes']} classes, root `{root}`.")]
     if meta.get("source") == "synthetic":
         s = params.prepare_data.synthetic
         blocks.append(Para(
@@ -51,7 +52,8 @@ def dataset_section(index: DatasetIndex, dataset_dir: Path, params: Params, out:
             "named .JPEG, as in real ImageNet."))
     blocks += [Table(splits, "Images per split; 'annotated' have a box XML, 'with_true_box' a box of their class."),
                Table(counts, "Classes and images per class."),
-               Figure("figures/dataset_samples.png", "Samples per class with the true-class boxes (green).")]
+               Figure("figures/dataset_samples.png", f"Samples of the {shown} split, one row per class, "
+                      "with the true-class boxes (green); objects of other classes have no box here.")]
     return Section("Dataset", blocks)
 
 
