@@ -26,6 +26,51 @@ def _synth(args: argparse.Namespace) -> None:
     log.info("synthetic ImageNet and its index written to %s", args.out)
 
 
+def open_model(name: str, data: str = "data", device: str = "cpu", timeout: float = 3.0):
+    """A LoadedModel from a materialised key (data/models/<key>), a model folder, or a timm name[.tag]."""
+    from pathlib import Path
+
+    from .zoo import load_model
+    for cand in (Path(data) / "models" / name, Path(name)):
+        if (cand / "spec.json").exists():
+            return load_model(cand, device)
+    from .config import ModelEntry
+    from .sources import fetch
+    from .zoo import LoadedModel, eval_transform
+    base, _, tag = name.partition(".")
+    model, spec = fetch(ModelEntry(source="timm", name=base, tag=tag or None), base, timeout=timeout)
+    return LoadedModel(model.eval().requires_grad_(False).to(device), spec, eval_transform(spec))
+
+
+def _visualize(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from PIL import Image
+
+    from .config import OptimizeConfig, load_params
+    from .feature_store import image_name
+    from .visualize import Target, pick_device, settings_for, visualize
+    cfg = load_params(args.params).optimize_features if Path(args.params).exists() else OptimizeConfig()
+    device = pick_device(args.device or cfg.device)
+    loaded = open_model(args.model, args.data, device)
+    settings = settings_for(cfg, loaded.key)
+    for k in ("steps", "lr", "tv_weight"):
+        if getattr(args, k) is not None:
+            setattr(settings, k, getattr(args, k))
+    for k in ("copies", "jitter"):
+        if getattr(args, k) is not None:
+            setattr(settings.augment, k, getattr(args, k))
+    results = visualize(loaded, [Target(args.site, f) for f in args.feature], settings,
+                        seed=cfg.seed if args.seed is None else args.seed, device=device)
+    out = Path(args.output)
+    for r in results:
+        path = out if len(results) == 1 and out.suffix else out / image_name(r.site, r.feature)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(r.image).save(path)
+        log.info("%s feature %d: objective %.4f -> %.4f, written to %s", r.site, r.feature, r.objective_start,
+                 r.objective_final, path)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `vitviz` console script."""
     ap = argparse.ArgumentParser(prog="vitviz", description="What do vision transformers learn?")
@@ -37,6 +82,21 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("out")
     s.add_argument("--params", default="params.yaml")
     s.set_defaults(fn=_synth)
+    z = sub.add_parser("visualize", help="optimise an image that maximises a feature (the paper's recipe)")
+    z.add_argument("--model", required=True, help="model key in data/models, a model folder, or a timm name[.tag]")
+    z.add_argument("--site", required=True, help="e.g. blocks.3.ffn, blocks.0.attn.k")
+    z.add_argument("--feature", required=True, type=int, nargs="+")
+    z.add_argument("-o", "--output", required=True, help="a .png for one feature, else a folder")
+    z.add_argument("--params", default="params.yaml", help="recipe from its optimize_features section if it exists")
+    z.add_argument("--data", default="data")
+    z.add_argument("--steps", type=int)
+    z.add_argument("--copies", type=int)
+    z.add_argument("--lr", type=float)
+    z.add_argument("--tv-weight", dest="tv_weight", type=float)
+    z.add_argument("--jitter", type=int)
+    z.add_argument("--seed", type=int)
+    z.add_argument("--device")
+    z.set_defaults(fn=_visualize)
     args = ap.parse_args(argv)
     run(lambda: args.fn(args))
 

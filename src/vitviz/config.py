@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 import yaml
 
-from .schema import ConfigError, parse_dataclass, rule
+from .schema import ConfigError, parse_dataclass
+from .schema import rule as opt
 
 Library = Literal["timm", "open_clip", "torchvision"]
 Source = Literal["timm", "open_clip", "torchvision", "file", "url", "train"]
@@ -17,22 +18,22 @@ SOURCE_LIBRARY = {"timm": "timm", "open_clip": "open_clip", "torchvision": "torc
 @dataclass
 class SyntheticConfig:
     """Sizes and evidence knobs of the synthetic ImageNet look-alike."""
-    seed: int = rule(0, min=0)
-    classes: int = rule(10, min=2, max=16, help="number of classes; each has its own shape, texture and scene")
-    train_per_class: int = rule(100, min=1)
-    val_per_class: int = rule(20, min=1)
-    image_size: int = rule(80, min=32, max=1024, help="short side of the written images, in pixels")
-    aspect_jitter: float = rule(0.25, min=0.0, max=1.0, help="max relative change of the long side")
-    object_scale: tuple[float, float] = rule(factory=lambda: (0.45, 0.7))
-    background_agreement: float = rule(0.6, min=0.0, max=1.0,
+    seed: int = opt(0, min=0)
+    classes: int = opt(10, min=2, max=16, help="number of classes; each has its own shape, texture and scene")
+    train_per_class: int = opt(100, min=1)
+    val_per_class: int = opt(20, min=1)
+    image_size: int = opt(80, min=32, max=1024, help="short side of the written images, in pixels")
+    aspect_jitter: float = opt(0.25, min=0.0, max=1.0, help="max relative change of the long side")
+    object_scale: tuple[float, float] = opt(factory=lambda: (0.45, 0.7))
+    background_agreement: float = opt(0.6, min=0.0, max=1.0,
                                        help="probability that the scene is the one tied to the class")
-    second_object_prob: float = rule(0.25, min=0.0, max=1.0, help="probability of an object of another class")
-    extra_true_object_prob: float = rule(0.1, min=0.0, max=1.0,
+    second_object_prob: float = opt(0.25, min=0.0, max=1.0, help="probability of an object of another class")
+    extra_true_object_prob: float = opt(0.1, min=0.0, max=1.0,
                                          help="probability of a second object of the true class")
-    train_box_fraction: float = rule(0.6, min=0.0, max=1.0, help="share of train images with a box XML")
-    quirk_fraction: float = rule(0.02, min=0.0, max=1.0,
+    train_box_fraction: float = opt(0.6, min=0.0, max=1.0, help="share of train images with a box XML")
+    quirk_fraction: float = opt(0.02, min=0.0, max=1.0,
                                  help="share of images stored as CMYK, grayscale or PNG-in-.JPEG")
-    jpeg_quality: int = rule(92, min=50, max=100)
+    jpeg_quality: int = opt(92, min=50, max=100)
 
     def check(self, key: str, errors: list[str]) -> None:
         s = self.object_scale
@@ -45,8 +46,8 @@ class SyntheticConfig:
 class PrepareDataConfig:
     """Where the dataset comes from: the synthetic generator or a user's ImageNet root."""
     source: Literal["synthetic", "imagenet"] = "synthetic"
-    imagenet_root: str | None = rule(None, help="root of a real ImageNet (Kaggle or class-folder layout)")
-    synthetic: SyntheticConfig = rule(factory=SyntheticConfig)
+    imagenet_root: str | None = opt(None, help="root of a real ImageNet (Kaggle or class-folder layout)")
+    synthetic: SyntheticConfig = opt(factory=SyntheticConfig)
 
     def check(self, key: str, errors: list[str]) -> None:
         if self.source == "imagenet" and not self.imagenet_root:
@@ -56,9 +57,9 @@ class PrepareDataConfig:
 @dataclass
 class PreprocessConfig:
     """Overrides of the model's data config (timm's names); unset keys come from the model."""
-    input_size: int | None = rule(None, min=8, max=2048)
+    input_size: int | None = opt(None, min=8, max=2048)
     interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None
-    crop_pct: float | None = rule(None, min=0.1, max=1.0)
+    crop_pct: float | None = opt(None, min=0.1, max=1.0)
     mean: tuple[float, float, float] | None = None
     std: tuple[float, float, float] | None = None
 
@@ -66,30 +67,30 @@ class PreprocessConfig:
 @dataclass
 class TrainConfig:
     """Hyperparameters of the demo-model training on the prepared train split."""
-    epochs: int = rule(15, min=1, max=1000)
-    batch_size: int = rule(64, min=1)
-    lr: float = rule(1e-3, min=0.0)
-    weight_decay: float = rule(0.05, min=0.0)
-    warmup_epochs: int = rule(1, min=0)
-    label_smoothing: float = rule(0.1, min=0.0, max=0.9)
-    pad: int = rule(4, min=0, help="random-crop padding, in input pixels")
-    clip_grad: float = rule(1.0, min=0.0, help="max gradient norm; 0 turns clipping off")
-    seed: int = rule(0, min=0)
+    epochs: int = opt(15, min=1, max=1000)
+    batch_size: int = opt(64, min=1)
+    lr: float = opt(1e-3, min=0.0)
+    weight_decay: float = opt(0.05, min=0.0)
+    warmup_epochs: int = opt(1, min=0)
+    label_smoothing: float = opt(0.1, min=0.0, max=0.9)
+    pad: int = opt(4, min=0, help="random-crop padding, in input pixels")
+    clip_grad: float = opt(1.0, min=0.0, help="max gradient norm; 0 turns clipping off")
+    seed: int = opt(0, min=0)
 
 
 @dataclass
 class ModelEntry:
     """One model of the zoo: where its weights come from and how its input is prepared."""
-    source: Source = rule(help="timm, open_clip, torchvision, file, url or train")
-    name: str = rule(help="architecture name in its library")
-    library: Library | None = rule(None, help="for file/url sources: which library builds the architecture")
-    tag: str | None = rule(None, help="pretrained tag (timm tag, open_clip pretrained, torchvision weights)")
-    file: str | None = rule(None, help="local checkpoint file")
+    source: Source = opt(help="timm, open_clip, torchvision, file, url or train")
+    name: str = opt(help="architecture name in its library")
+    library: Library | None = opt(None, help="for file/url sources: which library builds the architecture")
+    tag: str | None = opt(None, help="pretrained tag (timm tag, open_clip pretrained, torchvision weights)")
+    file: str | None = opt(None, help="local checkpoint file")
     url: str | None = None
     sha256: str | None = None
-    kind: Literal["vit", "cnn"] | None = rule(None, help="family for the report; detected when unset")
-    kwargs: dict[str, Any] = rule(factory=dict)
-    preprocess: PreprocessConfig = rule(factory=PreprocessConfig)
+    kind: Literal["vit", "cnn"] | None = opt(None, help="family for the report; detected when unset")
+    kwargs: dict[str, Any] = opt(factory=dict)
+    preprocess: PreprocessConfig = opt(factory=PreprocessConfig)
     train: TrainConfig | None = None
 
     @property
@@ -126,26 +127,72 @@ class ModelEntry:
 class DownloadConfig:
     """How each materialised model is evaluated on the prepared data."""
     eval_split: Literal["train", "val"] = "val"
-    eval_limit: int = rule(0, min=0, help="images to evaluate on; 0 means all")
-    batch_size: int = rule(64, min=1)
-    num_workers: int = rule(0, min=0)
-    connect_timeout: float = rule(3.0, min=0.1, max=60.0, help="seconds to wait for the model hub")
+    eval_limit: int = opt(0, min=0, help="images to evaluate on; 0 means all")
+    batch_size: int = opt(64, min=1)
+    num_workers: int = opt(0, min=0)
+    connect_timeout: float = opt(3.0, min=0.1, max=60.0, help="seconds to wait for the model hub")
+
+
+@dataclass
+class ModelOverride:
+    """Per-model optimisation settings (the paper tunes lr and TV per model)."""
+    lr: float | None = opt(None, min=0.0)
+    tv_weight: float | None = opt(None, min=0.0)
+    jitter: int | None = opt(None, min=0)
+
+
+@dataclass
+class SelectConfig:
+    """Which (site, feature) targets to visualise."""
+    rule: Literal["top_mean", "random", "explicit"] = opt(
+        "top_mean", help="top_mean: highest mean activation over a split; random: seeded; explicit: listed")
+    per_layer: int = opt(2, min=1, help="features per (layer, kind) for top_mean and random")
+    kinds: list[Literal["ffn", "attn.in", "attn.q", "attn.k", "attn.v"]] = opt(factory=lambda: ["ffn"])
+    layers: list[int] | None = opt(None, help="layers to use; null means every layer")
+    attn_layers: list[int] | None = opt(None, help="layers for the attention kinds; null means `layers`")
+    explicit: dict[str, list[int]] = opt(factory=dict, help="{site name: [features]} for rule explicit")
+    split: Literal["train", "val"] = "val"
+    limit: int = opt(100, min=1, help="images used to rank features for top_mean")
+    seed: int = opt(0, min=0)
+
+
+@dataclass
+class OptimizeConfig:
+    """Activation maximisation (paper section 3; defaults are the authors' code, method.md section 1)."""
+    models: list[str] = opt(factory=list, help="model keys to visualise (transformers only)")
+    steps: int = opt(400, min=1)
+    copies: int = opt(8, min=1, help="augmented copies per feature in each step")
+    lr: float = opt(0.1, min=0.0)
+    betas: tuple[float, float] = opt(factory=lambda: (0.5, 0.99))
+    eps: float = opt(1e-8, min=0.0)
+    tv_weight: float = opt(0.004, min=0.0, help="0.004 * v; the code's 0.0005 * v times its 1/8 objective quirk")
+    jitter: int = opt(32, min=0, help="circular shift bound in pixels (32 at 224 and 384 in the paper)")
+    shift_bound: float = opt(1.0, min=0.0)
+    scale_bound: float = opt(1.0, min=0.0)
+    noise_std: float = opt(0.5, min=0.0)
+    reduce: Literal["mean", "sum"] = "mean"
+    batch_features: int = opt(16, min=1, help="features optimised together in one batch")
+    seed: int = opt(0, min=0)
+    device: str = opt("auto", help="auto, cpu or cuda[:i]")
+    per_model: dict[str, ModelOverride] = opt(factory=dict)
+    select: SelectConfig = opt(factory=SelectConfig)
 
 
 @dataclass
 class ReportConfig:
     """What the generated report shows."""
     title: str = "vitviz: what do vision transformers learn?"
-    samples_per_class: int = rule(2, min=1, max=10)
+    samples_per_class: int = opt(2, min=1, max=10)
 
 
 @dataclass
 class Params:
     """All parameters of the pipeline, one section per stage."""
-    prepare_data: PrepareDataConfig = rule(factory=PrepareDataConfig)
-    models: dict[str, ModelEntry] = rule(factory=dict)
-    download_models: DownloadConfig = rule(factory=DownloadConfig)
-    report: ReportConfig = rule(factory=ReportConfig)
+    prepare_data: PrepareDataConfig = opt(factory=PrepareDataConfig)
+    models: dict[str, ModelEntry] = opt(factory=dict)
+    download_models: DownloadConfig = opt(factory=DownloadConfig)
+    optimize_features: OptimizeConfig = opt(factory=OptimizeConfig)
+    report: ReportConfig = opt(factory=ReportConfig)
 
     def check(self, key: str, errors: list[str]) -> None:
         for name in self.models or {}:
@@ -153,6 +200,14 @@ class Params:
                 errors.append(f"models.{name}: a model key may hold only letters, digits, '_' and '-'")
         if not self.models:
             errors.append("models: at least one model is needed")
+        opt = self.optimize_features
+        for i, k in enumerate(opt.models or []):
+            if k not in (self.models or {}):
+                errors.append(f"optimize_features.models[{i}]: {k!r} is not a model key; have: "
+                              f"{', '.join(self.models or {})}")
+        for k in opt.per_model or {}:
+            if k not in (self.models or {}):
+                errors.append(f"optimize_features.per_model.{k}: not a model key; have: {', '.join(self.models or {})}")
 
 
 def parse_params(data: Any, source: str = "params") -> Params:

@@ -7,11 +7,12 @@ from typing import Callable
 
 from .imagenet import DatasetLayoutError, ImageDecodeError
 from .schema import ConfigError
+from .sites import SiteError
 from .sources import ModelSourceError
 
 log = logging.getLogger("vitviz")
 
-USER_ERRORS = (ConfigError, DatasetLayoutError, ImageDecodeError, ModelSourceError, FileNotFoundError)
+USER_ERRORS = (ConfigError, DatasetLayoutError, ImageDecodeError, ModelSourceError, SiteError, FileNotFoundError)
 
 
 def setup_logging(level: int = logging.INFO) -> None:

@@ -11,6 +11,7 @@ from ..atomic import atomic_path
 from ..config import Params
 from ..imagenet import read_index
 from .document import render_html, render_markdown
+from .features_section import features_section
 from .sections import dataset_section, models_section, provenance_section
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,9 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
             provenance_section(params, params_file, git_revision()),
             dataset_section(index, data_dir / "dataset", params, tmp, metrics),
             models_section(params, data_dir / "models", tmp, metrics),
+            features_section(params, data_dir / "features", tmp, metrics),
         ]
+        sections = [s for s in sections if s is not None]
         title = params.report.title
         (tmp / "report.md").write_text(render_markdown(title, sections))
         (tmp / "report.html").write_text(render_html(title, sections, tmp))

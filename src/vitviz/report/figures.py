@@ -54,3 +54,27 @@ def training_curves(histories: dict[str, pd.DataFrame], path: Path) -> None:
     a.set_xlabel("epoch"), a.set_ylabel("train loss"), b.set_xlabel("epoch"), b.set_ylabel("val top-1 (%)")
     b.legend(fontsize=8)
     save(fig, path)
+
+
+def image_grid(rows: list[tuple[str, list[tuple[str, Path]]]], path: Path, cell: float = 1.15,
+               title: str | None = None) -> None:
+    """A grid of images: one row per (label, [(caption, image path), ...])."""
+    from PIL import Image
+    ncols = max((len(r[1]) for r in rows), default=1)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.4, cell * len(rows) + (0.3 if title else 0)),
+                             squeeze=False, gridspec_kw={"wspace": 0.06, "hspace": 0.3})
+    for r, (label, cells) in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r][c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c >= len(cells):
+                ax.axis("off")
+                continue
+            caption, img = cells[c]
+            ax.imshow(Image.open(img))
+            ax.set_title(caption, fontsize=7, pad=2)
+            if c == 0:
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    save(fig, path, dpi=90)

@@ -1,0 +1,47 @@
+"""Visualised features on disk: one PNG per feature, a table, and the recipe that made them."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+from .visualize import FeatureResult, VisSettings
+
+TABLE = "features.csv"
+SETTINGS = "settings.json"
+IMAGES = "images"
+
+
+def image_name(site: str, feature: int) -> str:
+    """File name of a feature's image, e.g. blocks.3.ffn_f0012.png."""
+    return f"{site}_f{feature:04d}.png"
+
+
+def write_features(results: list[FeatureResult], out_dir: str | Path, model_key: str, settings: VisSettings,
+                   selection: dict) -> pd.DataFrame:
+    """Write images/, features.csv and settings.json into `out_dir`; return the table."""
+    out_dir = Path(out_dir)
+    (out_dir / IMAGES).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for r in results:
+        name = image_name(r.site, r.feature)
+        Image.fromarray(r.image).save(out_dir / IMAGES / name)
+        rows.append({"model": model_key, "site": r.site, "kind": r.kind, "layer": r.layer, "feature": r.feature,
+                     "head": r.head if r.head is not None else "", "seed": r.seed, "steps": r.steps,
+                     "objective_start": r.objective_start, "objective_final": r.objective_final,
+                     "tv_final": r.tv_final, "seconds": r.seconds, "image": f"{IMAGES}/{name}"})
+    df = pd.DataFrame(rows)
+    df.to_csv(out_dir / TABLE, index=False)
+    (out_dir / SETTINGS).write_text(json.dumps({"model": model_key, "settings": dataclasses.asdict(settings),
+                                                "selection": selection}, indent=2) + "\n")
+    return df
+
+
+def read_features(out_dir: str | Path) -> tuple[pd.DataFrame, dict]:
+    """The table and recipe written by `write_features`."""
+    out_dir = Path(out_dir)
+    df = pd.read_csv(out_dir / TABLE, keep_default_na=False)
+    return df, json.loads((out_dir / SETTINGS).read_text())

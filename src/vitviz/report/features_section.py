@@ -1,0 +1,78 @@
+"""Report section for feature visualisation: progression over depth (Fig. 1/8) and attention vs FFN (Fig. 4/12)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import Params
+from ..feature_store import read_features
+from .document import Figure, Para, Section, Table
+from .figures import image_grid
+
+PAPER = {"steps": 400, "copies": 8, "lr": "0.1 (ViT), 1.0 (CLIP)", "tv_weight": "0.004 (x v per model)",
+         "jitter": "32 px", "noise_std": 0.5, "shift_bound": 1.0, "scale_bound": 1.0, "betas": "(0.5, 0.99)",
+         "reduce": "mean over patch tokens"}
+KIND_LABEL = {"ffn": "FFN", "attn.in": "attn input", "attn.q": "queries", "attn.k": "keys", "attn.v": "values"}
+
+
+def _cells(df: pd.DataFrame, base: Path) -> list[tuple[str, Path]]:
+    return [(f"L{r.layer} F{r.feature}" + (f" h{r.head}" if str(r.head) != "" else ""), base / r.image)
+            for r in df.itertuples()]
+
+
+def features_section(params: Params, features_dir: Path, out: Path, metrics: dict) -> Section | None:
+    """Fig. 1/8 and Fig. 4/12 style figures, the recipe beside the paper's, and the objectives reached."""
+    keys = [k for k in params.optimize_features.models if (features_dir / k / "features.csv").exists()]
+    if not keys:
+        return None
+    blocks = [Para("Activation maximisation as in the authors' code: the objective is the mean over patch tokens "
+                   "(prefix tokens excluded) of one channel, averaged over augmented copies (ColorShift per copy "
+                   "and channel, per-copy per-channel noise with a linear schedule, one circular jitter for all "
+                   "copies), plus total variation; Adam on raw pixels in [0, 1], cosine learning rate, clamp after "
+                   "each step. `objective` below is measured on the clean image, without augmentation.")]
+    metrics.setdefault("features", {})
+    for key in keys:
+        df, meta = read_features(features_dir / key)
+        base = features_dir / key
+        s = meta["settings"]
+        ours = {"steps": s["steps"], "copies": s["augment"]["copies"], "lr": s["lr"], "tv_weight": s["tv_weight"],
+                "jitter": f"{s['augment']['jitter']} px", "noise_std": s["augment"]["noise_std"],
+                "shift_bound": s["augment"]["shift_bound"], "scale_bound": s["augment"]["scale_bound"],
+                "betas": str(tuple(s["betas"])), "reduce": f"{s['reduce']} over patch tokens"}
+        recipe = pd.DataFrame([{"setting": k, "ours": ours[k], "paper (authors' code)": v,
+                                "same": "yes" if str(ours[k]) == str(v) or (k == "tv_weight" and ours[k] == 0.004)
+                                or (k == "lr" and ours[k] == 0.1) else "no"} for k, v in PAPER.items()])
+        blocks.append(Para(f"**{key}**: {len(df)} features, selected by rule `{meta['selection']['rule']}` "
+                           f"(split {meta['selection']['split']}), {df['seconds'].mean():.2f} s per feature here."))
+        blocks.append(Table(recipe, f"{key}: the recipe used, beside the paper's."))
+        ffn = df[df["kind"] == "ffn"]
+        if len(ffn):
+            ranked = ffn.assign(rank=ffn.groupby("layer").cumcount())
+            rows = [(f"#{r + 1}", _cells(g.sort_values("layer"), base)) for r, g in ranked.groupby("rank")]
+            name = f"figures/features_{key}_progression.png"
+            image_grid(rows, out / name)
+            blocks.append(Figure(name, f"{key}: FFN features from the first block (left) to the last "
+                                       "(right), as in Fig. 1 and 8; row #k holds each layer's k-th selected feature."))
+        attn = df[df["kind"] != "ffn"]
+        if len(attn):
+            layers = sorted(attn["layer"].unique())
+            at = df[df["layer"].isin(layers)].sort_values(["layer"], kind="stable")
+            rows = [(KIND_LABEL[kind], _cells(at[at["kind"] == kind], base))
+                    for kind in ("attn.in", "attn.q", "attn.k", "attn.v", "ffn") if (at["kind"] == kind).any()]
+            name = f"figures/features_{key}_attention.png"
+            image_grid(rows, out / name)
+            blocks.append(Figure(name, f"{key}: attention input, queries, keys and values against FFN features, "
+                                       f"in layers {', '.join(map(str, layers))} (as Fig. 4 and 12): one row per kind, layers left to right; "
+                                       "h is the attention head of a channel."))
+        summary = df.groupby(["layer", "kind"], sort=False).agg(
+            features=("feature", "count"), objective_start=("objective_start", "mean"),
+            objective_final=("objective_final", "mean")).reset_index()
+        summary["improved"] = [int((g["objective_final"] > g["objective_start"]).sum())
+                               for _, g in df.groupby(["layer", "kind"], sort=False)]
+        blocks.append(Table(summary, f"{key}: mean objective on the clean image, at the start (uniform noise) and "
+                                     "after optimisation; 'improved' counts features whose objective rose."))
+        metrics["features"][key] = {"count": int(len(df)),
+                                    "improved_share": float((df["objective_final"] > df["objective_start"]).mean()),
+                                    "seconds_per_feature": float(df["seconds"].mean())}
+    return Section("Feature visualization", blocks)

@@ -1,0 +1,82 @@
+"""Choose which features to visualise: listed, the highest mean activation over a split, or random."""
+from __future__ import annotations
+
+import logging
+
+import torch
+from tqdm import tqdm
+
+from .data import IndexedImages, loader
+from .evaluate import spread_rows
+from .hooks import Recorder, image_forward
+from .imagenet import DatasetIndex
+from .sites import Site, list_sites, resolve
+from .visualize import Target, feature_seed
+from .zoo import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+def candidate_sites(loaded: LoadedModel, kinds: list[str], layers: list[int] | None,
+                    attn_layers: list[int] | None = None) -> list[Site]:
+    """Sites of the given kinds at the given layers (all layers when None), in execution order."""
+    out = []
+    for s in list_sites(loaded.model).values():
+        allowed = layers if (s.kind == "ffn" or attn_layers is None) else attn_layers
+        if s.kind in kinds and (allowed is None or s.layer in allowed):
+            out.append(s)
+    return out
+
+
+@torch.no_grad()
+def mean_activations(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, limit: int,
+                     batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Per site, each channel's activation averaged over patch tokens and over `limit` images of a split."""
+    df = index.split(split)
+    ds = IndexedImages(index, split, loaded.transform, spread_rows(len(df), limit))
+    sums = {s.name: torch.zeros(s.channels, dtype=torch.float64) for s in sites}
+    seen = 0
+    model = loaded.model.to(device)
+    forward = image_forward(model)
+    deepest = max(sites, key=lambda s: s.layer).block
+    with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
+        for x, _, _, _ in tqdm(loader(ds, batch_size), desc=f"rank features {loaded.key}", unit="batch",
+                               mininterval=2.0):
+            if len(x) == 0:
+                continue
+            out = rec.run(forward, x.to(device))
+            for s in sites:
+                sums[s.name] += s.patch_tokens(out[s.module], len(x)).mean(dim=1).sum(dim=0).double().cpu()
+            seen += len(x)
+    return {k: v / max(seen, 1) for k, v in sums.items()}
+
+
+def top_channels(values: torch.Tensor, k: int) -> list[int]:
+    """The k largest channels, ties to the lower index."""
+    order = torch.sort(values, descending=True, stable=True).indices
+    return order[:k].tolist()
+
+
+def select_targets(loaded: LoadedModel, rule: str, kinds: list[str], layers: list[int] | None, per_layer: int,
+                   explicit: dict[str, list[int]] | None = None, index: DatasetIndex | None = None,
+                   split: str = "val", limit: int = 100, seed: int = 0,
+                   attn_layers: list[int] | None = None) -> list[Target]:
+    """The targets chosen by `rule` ('explicit', 'top_mean' or 'random')."""
+    if rule == "explicit":
+        targets = [Target(site, int(f)) for site, feats in (explicit or {}).items() for f in feats]
+        for t in targets:
+            resolve(loaded.model, t.site, t.feature)
+        return targets
+    sites = candidate_sites(loaded, kinds, layers, attn_layers)
+    if not sites:
+        raise ValueError(f"no site of kinds {kinds} at layers {layers} in {loaded.key!r}")
+    if rule == "random":
+        out = []
+        for s in sites:
+            g = torch.Generator().manual_seed(feature_seed(seed, loaded.key, s.name, -1))
+            out += [Target(s.name, int(f)) for f in torch.randperm(s.channels, generator=g)[:per_layer].sort().values]
+        return out
+    if index is None:
+        raise ValueError("rule 'top_mean' needs a prepared dataset index")
+    means = mean_activations(loaded, sites, index, split, limit)
+    return [Target(s.name, f) for s in sites for f in top_channels(means[s.name], per_layer)]

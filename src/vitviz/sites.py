@@ -1,0 +1,183 @@
+"""Hookable activations of a vision transformer, by stable dotted name, for every supported family.
+
+Names are `blocks.<l>.<kind>`, with l the block index counted over all stages in execution order and kind:
+  ffn      the FFN activation output (GELU; QuickGELU for OpenAI-CLIP weights), the paper's features
+  attn.in  the attention's input (the output of the block's first norm)
+  attn.q, attn.k, attn.v   queries, keys and values before the split into heads: channel f belongs to head
+           f // head_dim, and is dimension f % head_dim of that head.
+Families: timm VisionTransformer and DeiT (also distilled, with two prefix tokens, and register tokens),
+Swin, PiT, CoaT, ConViT, Twins, and open_clip visual towers. Prefix tokens (CLS, distillation, registers) are
+told apart from patch tokens; for hierarchical models the patch tokens are the spatial positions of the stage.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+KINDS = ("ffn", "attn.in", "attn.q", "attn.k", "attn.v")
+
+
+class SiteError(KeyError):
+    """A site name or feature index that the model does not have; the message lists the valid ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class Site:
+    """One hookable activation: where to hook, how to read its tokens, and how many channels it has."""
+    name: str
+    kind: str
+    layer: int
+    module: str                      # module whose forward output is hooked
+    block: str                       # the block that holds it (the forward may stop after it)
+    channels: int
+    prefix: int = 0                  # prefix tokens at the start of each call's sequence
+    channel_slice: tuple[int, int] | None = None   # part of a fused output (qkv, kv, qk)
+    project: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
+    heads: int | None = None
+    tokens_shape: str = "bnc"        # how the hooked output is laid out (any batch-leading layout works)
+
+    @property
+    def head_dim(self) -> int | None:
+        return self.channels // self.heads if self.heads else None
+
+    def head_of(self, feature: int) -> int | None:
+        """The attention head a q/k/v channel belongs to."""
+        return feature // self.head_dim if self.heads else None
+
+    def patch_tokens(self, outputs: list[torch.Tensor], batch: int) -> torch.Tensor:
+        """(batch, tokens, channels) of patch tokens from the hooked outputs of one forward."""
+        parts = []
+        for out in outputs:
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            x = out.reshape(batch, -1, out.shape[-1])
+            if self.project is not None:
+                x = self.project(x)
+            if self.channel_slice is not None:
+                x = x[..., self.channel_slice[0]:self.channel_slice[1]]
+            parts.append(x[:, self.prefix:])
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+def _family(model: nn.Module) -> str:
+    cls = type(model).__name__
+    mod = type(model).__module__
+    if mod.startswith("open_clip"):
+        return "open_clip"
+    if mod.startswith("timm"):
+        return cls
+    raise SiteError(f"{cls} ({mod}) is not a supported family; supported: timm ViT/DeiT, Swin, PiT, CoaT, "
+                    "ConViT, Twins and open_clip visual towers")
+
+
+def _attn_sites(layer: int, block_path: str, attn_path: str, attn: nn.Module, prefix: int) -> list[Site]:
+    heads = getattr(attn, "num_heads", None)
+    out = []
+    if hasattr(attn, "qkv") and isinstance(attn.qkv, nn.Linear):
+        d = attn.qkv.out_features // 3
+        for i, k in enumerate(("q", "k", "v")):
+            out.append(Site(f"blocks.{layer}.attn.{k}", f"attn.{k}", layer, f"{attn_path}.qkv", block_path, d,
+                            prefix, (i * d, (i + 1) * d), heads=heads))
+    elif hasattr(attn, "q") and hasattr(attn, "kv"):  # Twins global sub-sampled attention
+        d = attn.q.out_features
+        out.append(Site(f"blocks.{layer}.attn.q", "attn.q", layer, f"{attn_path}.q", block_path, d, prefix,
+                        heads=heads))
+        for i, k in enumerate(("k", "v")):
+            out.append(Site(f"blocks.{layer}.attn.{k}", f"attn.{k}", layer, f"{attn_path}.kv", block_path, d,
+                            prefix, (i * d, (i + 1) * d), heads=heads))
+    elif hasattr(attn, "qk") and hasattr(attn, "v"):  # ConViT gated positional self-attention
+        d = attn.v.out_features
+        for i, k in enumerate(("q", "k")):
+            out.append(Site(f"blocks.{layer}.attn.{k}", f"attn.{k}", layer, f"{attn_path}.qk", block_path, d,
+                            prefix, (i * d, (i + 1) * d), heads=heads))
+        out.append(Site(f"blocks.{layer}.attn.v", "attn.v", layer, f"{attn_path}.v", block_path, d, prefix,
+                        heads=heads))
+    return out
+
+
+def _timm_sites(model: nn.Module, family: str) -> list[Site]:
+    modules = dict(model.named_modules())
+    acts = [n for n, m in modules.items() if n.endswith((".mlp.act", ".mlp2.act"))]
+    if not acts:
+        raise SiteError(f"{family}: no transformer FFN found; supported: timm ViT/DeiT, Swin, PiT, CoaT, ConViT, "
+                        "Twins and open_clip visual towers")
+    sites: list[Site] = []
+    for layer, act_path in enumerate(acts):
+        block_path = act_path.rsplit(".", 2)[0]
+        block = modules[block_path]
+        prefix = _timm_prefix(model, family, block_path, layer)
+        fc1 = modules[act_path.rsplit(".", 1)[0] + ".fc1"]
+        sites.append(Site(f"blocks.{layer}.ffn", "ffn", layer, act_path, block_path, fc1.out_features, prefix))
+        norm = getattr(block, "norm1", None)
+        attn_name = next((a for a in ("attn", "factoratt_crpe") if hasattr(block, a)), None)
+        if norm is not None and attn_name is not None:
+            dim = fc1.in_features
+            sites.append(Site(f"blocks.{layer}.attn.in", "attn.in", layer, f"{block_path}.norm1", block_path, dim,
+                              prefix))
+            sites += _attn_sites(layer, block_path, f"{block_path}.{attn_name}", getattr(block, attn_name), prefix)
+    return sites
+
+
+def _timm_prefix(model: nn.Module, family: str, block_path: str, layer: int) -> int:
+    if family in ("VisionTransformer", "VisionTransformerDistilled", "Eva"):
+        return int(getattr(model, "num_prefix_tokens", 1))
+    if family == "ConVit":
+        return 0 if layer < model.local_up_to_layer else 1
+    if family == "PoolingVisionTransformer":
+        return int(model.cls_token.shape[1])
+    if family == "CoaT":
+        return 1
+    return 0  # Swin, Twins: no prefix tokens
+
+
+def _open_clip_sites(model: nn.Module) -> list[Site]:
+    visual = getattr(model, "visual", model)
+    prefix_path = "visual." if visual is not model else ""
+    tr = getattr(visual, "transformer", None)
+    if tr is None or not hasattr(tr, "resblocks"):
+        raise SiteError("open_clip model without a ViT visual tower (ResNet CLIP towers have no FFN tokens)")
+    if not getattr(tr, "batch_first", True):
+        raise SiteError("open_clip transformer is sequence-first; this version of open_clip is not supported")
+    sites = []
+    for layer, blk in enumerate(tr.resblocks):
+        base = f"{prefix_path}transformer.resblocks.{layer}"
+        hidden = blk.mlp.c_fc.out_features
+        sites.append(Site(f"blocks.{layer}.ffn", "ffn", layer, f"{base}.mlp.gelu", base, hidden, 1))
+        d = blk.ln_1.normalized_shape[0]
+        sites.append(Site(f"blocks.{layer}.attn.in", "attn.in", layer, f"{base}.ln_1", base, d, 1))
+        attn = blk.attn
+        for i, k in enumerate(("q", "k", "v")):
+            w = attn.in_proj_weight[i * d:(i + 1) * d]
+            b = attn.in_proj_bias[i * d:(i + 1) * d] if attn.in_proj_bias is not None else None
+            sites.append(Site(f"blocks.{layer}.attn.{k}", f"attn.{k}", layer, f"{base}.ln_1", base, d, 1,
+                              project=lambda x, w=w, b=b: nn.functional.linear(x, w, b), heads=attn.num_heads))
+    return sites
+
+
+def list_sites(model: nn.Module) -> dict[str, Site]:
+    """Every site of the model, by name, in execution order."""
+    family = _family(model)
+    sites = _open_clip_sites(model) if family == "open_clip" else _timm_sites(model, family)
+    return {s.name: s for s in sites}
+
+
+def resolve(model: nn.Module, name: str, feature: int | None = None) -> Site:
+    """The site called `name` (also accepted: 'ffn' or 'attn.q' with a layer as `blocks.<l>.<kind>`)."""
+    sites = list_sites(model)
+    if name not in sites:
+        close = difflib.get_close_matches(name, list(sites), n=3)
+        layers = max(s.layer for s in sites.values()) + 1
+        raise SiteError(f"unknown site {name!r}; valid: blocks.<l>.<kind> with l in 0..{layers - 1} and kind in "
+                        f"{', '.join(sorted({s.kind for s in sites.values()}, key=KINDS.index))}"
+                        + (f" (close: {', '.join(close)})" if close else ""))
+    site = sites[name]
+    if feature is not None and not 0 <= feature < site.channels:
+        raise SiteError(f"feature {feature} out of range for site {name!r}; valid: 0..{site.channels - 1}")
+    return site

@@ -1,0 +1,163 @@
+"""Activation maximisation as in the paper (authors' code): many (site, feature) targets optimised at once.
+
+A batch holds features x augmented copies, feature-major. Each feature has its own image, its own random
+generator and its own loss terms, so optimising it in a batch gives the same image as optimising it alone.
+The forward stops after the deepest block any target of the batch needs.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .augment import AugmentConfig, augment_batch
+from .hooks import Recorder, image_forward
+from .objectives import objectives, total_variation
+from .sites import Site, list_sites, resolve
+from .zoo import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One feature to visualise: channel `feature` of site `site`."""
+    site: str
+    feature: int
+
+
+@dataclass
+class VisSettings:
+    """The optimisation recipe for one model (the authors' defaults)."""
+    steps: int = 400
+    lr: float = 0.1
+    betas: tuple[float, float] = (0.5, 0.99)
+    eps: float = 1e-8
+    tv_weight: float = 0.004
+    reduce: str = "mean"
+    batch_features: int = 16
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class FeatureResult:
+    """A visualised feature: its image (uint8, H x W x 3) and how the optimisation went."""
+    site: str
+    kind: str
+    layer: int
+    feature: int
+    head: int | None
+    seed: int
+    steps: int
+    objective_start: float
+    objective_final: float
+    tv_final: float
+    seconds: float
+    image: np.ndarray = field(repr=False)
+    losses: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+
+def feature_seed(base: int, model_key: str, site: str, feature: int) -> int:
+    """An explicit seed per (model, site, feature), derived from one base seed (never the index alone)."""
+    h = hashlib.sha256(f"{base}/{model_key}/{site}/{feature}".encode()).digest()
+    return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' is the first CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class _Normalize(torch.nn.Module):
+    def __init__(self, mean, std, device):
+        super().__init__()
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seeds: list[int], cfg: VisSettings,
+               device: torch.device, desc: str) -> list[dict]:
+    model = loaded.model
+    size = loaded.spec.input_size[1:]
+    norm = _Normalize(loaded.spec.mean, loaded.spec.std, device)
+    forward = image_forward(model)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    x = torch.stack([torch.rand(3, *size, generator=g) for g in gens]).to(device).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps, eta_min=0.0)
+    deepest = max(sites, key=lambda s: s.layer).block
+    copies = cfg.augment.copies
+    with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
+        def clean_objective() -> torch.Tensor:
+            with torch.no_grad():
+                return objectives(rec.run(forward, norm(x)), sites, channels, 1, cfg.reduce)
+
+        start = clean_objective()
+        losses = []
+        for step in tqdm(range(cfg.steps), desc=desc, unit="step", mininterval=2.0, leave=False):
+            aug = augment_batch(x, gens, step, cfg.steps, cfg.augment)
+            obj = objectives(rec.run(forward, norm(aug)), sites, channels, copies, cfg.reduce)
+            tv = total_variation(aug).view(len(sites), copies).mean(dim=1)
+            per_feature = -obj + cfg.tv_weight * tv
+            loss = per_feature.sum()
+            losses.append(per_feature.detach())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                x.clamp_(0.0, 1.0)
+        final = clean_objective()
+        with torch.no_grad():
+            tv_final = total_variation(x)
+    imgs = (x.detach() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    hist = torch.stack(losses, dim=1).cpu().numpy() if losses else np.zeros((len(sites), 0))
+    return [{"objective_start": float(start[i]), "objective_final": float(final[i]),
+             "tv_final": float(tv_final[i]), "image": imgs[i], "losses": hist[i]} for i in range(len(sites))]
+
+
+def settings_for(cfg, key: str) -> VisSettings:
+    """The recipe for model `key` from an OptimizeConfig, per-model overrides applied."""
+    o = (cfg.per_model or {}).get(key)
+    pick = lambda name: getattr(o, name) if o is not None and getattr(o, name) is not None else getattr(cfg, name)  # noqa: E731
+    aug = AugmentConfig(copies=cfg.copies, shift_bound=cfg.shift_bound, scale_bound=cfg.scale_bound,
+                        noise_std=cfg.noise_std, jitter=pick("jitter"))
+    return VisSettings(steps=cfg.steps, lr=pick("lr"), betas=tuple(cfg.betas), eps=cfg.eps,
+                       tv_weight=pick("tv_weight"), reduce=cfg.reduce, batch_features=cfg.batch_features, augment=aug)
+
+
+def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed: int = 0,
+              device: str | torch.device = "cpu", seeds: list[int] | None = None) -> list[FeatureResult]:
+    """Optimise an image for each target, `cfg.batch_features` targets at a time; results in target order."""
+    device = torch.device(device)
+    loaded.model.to(device)
+    all_sites = list_sites(loaded.model)
+    for t in targets:
+        resolve(loaded.model, t.site, t.feature)
+    seeds = seeds or [feature_seed(seed, loaded.key, t.site, t.feature) for t in targets]
+    order = sorted(range(len(targets)), key=lambda i: (all_sites[targets[i].site].layer, i))
+    results: list[FeatureResult | None] = [None] * len(targets)
+    n = cfg.batch_features
+    for b in range(0, len(order), n):
+        idx = order[b:b + n]
+        sites = [all_sites[targets[i].site] for i in idx]
+        t0 = time.perf_counter()
+        out = _run_batch(loaded, sites, [targets[i].feature for i in idx], [seeds[i] for i in idx], cfg, device,
+                         f"{loaded.key} features {b + 1}-{b + len(idx)}/{len(order)}")
+        per = (time.perf_counter() - t0) / len(idx)
+        for j, i in enumerate(idx):
+            s = sites[j]
+            results[i] = FeatureResult(s.name, s.kind, s.layer, targets[i].feature, s.head_of(targets[i].feature),
+                                       seeds[i], cfg.steps, seconds=per, **out[j])
+        log.info("%s: features %d-%d of %d done, %.2f s per feature", loaded.key, b + 1, b + len(idx), len(order), per)
+    return results

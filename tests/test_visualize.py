@@ -1,0 +1,144 @@
+"""Activation maximisation: each piece against its formula, and the optimiser against known answers."""
+import math
+
+import numpy as np
+import pytest
+import timm
+import torch
+from torch import nn
+
+from vitviz.augment import AugmentConfig, augment_one, color_shift_params, jitter_shift, noise_std_at
+from vitviz.hooks import Recorder, image_forward
+from vitviz.modelspec import ModelSpec
+from vitviz.objectives import objectives, total_variation
+from vitviz.sites import list_sites
+from vitviz.visualize import Target, VisSettings, feature_seed, visualize
+from vitviz.zoo import LoadedModel, eval_transform
+
+KW = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 3, "num_heads": 2}
+
+
+def tiny_loaded(seed=0, **kw) -> LoadedModel:
+    torch.manual_seed(seed)
+    model = timm.create_model("vit_tiny_patch16_224", num_classes=4, **{**KW, **kw}).eval().requires_grad_(False)
+    spec = ModelSpec(key="tiny", library="timm", name="vit_tiny_patch16_224", kwargs={**KW, **kw},
+                     input_size=(3, 32, 32), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=1.0, num_classes=4)
+    return LoadedModel(model, spec, eval_transform(spec))
+
+
+def test_color_shift_formula():
+    m, s = color_shift_params(torch.Generator().manual_seed(7), 4, 1.0, 0.5)
+    g = torch.Generator().manual_seed(7)
+    u1, u2 = torch.rand(4, 3, 1, 1, generator=g), torch.rand(4, 3, 1, 1, generator=g)
+    torch.testing.assert_close(m, (u1 - 0.5) * 2.0)
+    torch.testing.assert_close(s, torch.exp((u2 - 0.5) * 1.0))
+    assert (m.abs() <= 1).all() and (s >= math.exp(-0.5)).all() and (s <= math.exp(0.5)).all()
+
+
+def test_noise_schedule_is_linear_to_zero():
+    assert noise_std_at(0, 5, 0.5) == 0.5
+    assert noise_std_at(2, 5, 0.5) == 0.25
+    assert noise_std_at(4, 5, 0.5) == 0.0
+
+
+def test_augment_one_equals_its_formula():
+    x = torch.rand(3, 6, 7)
+    cfg = AugmentConfig(copies=3, jitter=2, noise_std=0.5)
+    out = augment_one(x, torch.Generator().manual_seed(3), step=1, steps=5, cfg=cfg)
+    g = torch.Generator().manual_seed(3)
+    m, s = color_shift_params(g, 3, 1.0, 1.0)
+    n = torch.randn(3, 3, 1, 1, generator=g) * 0.375
+    dy, dx = jitter_shift(g, 2)
+    want = torch.roll((x[None] - m) / s + n, shifts=(dy, dx), dims=(2, 3))
+    torch.testing.assert_close(out, want)
+    # one shift for all copies: every copy is the same circular shift of its colour-shifted image
+    for c in range(3):
+        torch.testing.assert_close(torch.roll(out[c], (-dy, -dx), (1, 2)), (x - m[c]) / s[c] + n[c])
+
+
+def test_jitter_range_is_inclusive():
+    g = torch.Generator().manual_seed(0)
+    seen = {jitter_shift(g, 1) for _ in range(200)}
+    assert {d for pair in seen for d in pair} == {-1, 0, 1}
+
+
+def test_total_variation_known_answer():
+    x = torch.tensor([[0.0, 1.0], [2.0, 4.0]]).expand(1, 3, 2, 2)
+    # horizontal (1, 2) -> sqrt 5; vertical (2, 3) -> sqrt 13; diagonal 4 - 0 = 4; anti-diagonal 2 - 1 = 1
+    assert float(total_variation(x)[0]) == pytest.approx(math.sqrt(5) + math.sqrt(13) + 4 + 1)
+    y = torch.zeros(2, 3, 2, 2)
+    y[1, 0] = torch.tensor([[0.0, 3.0], [0.0, 0.0]])  # one channel of three: averaged over channels
+    tv = total_variation(y)
+    # horizontal 3, vertical 3, diagonal 0, anti-diagonal 3; then the mean over the three channels
+    assert float(tv[0]) == 0 and float(tv[1]) == pytest.approx((3 + 3 + 0 + 3) / 3)
+
+
+def test_objective_equals_hand_computation_through_the_blocks():
+    lm = tiny_loaded()
+    m = lm.model
+    site = list_sites(m)["blocks.1.ffn"]
+    x = torch.randn(2, 3, 32, 32)
+    with Recorder(m, [site.module], stop_after=site.block) as rec:
+        got = objectives(rec.run(image_forward(m), x), [site, site], [5, 9], copies=1)
+    h = m._pos_embed(m.patch_embed(x))
+    h = m.blocks[0](h)
+    b = m.blocks[1]
+    h = h + b.ls1(b.attn(b.norm1(h)))
+    act = torch.nn.functional.gelu(b.mlp.fc1(b.norm2(h)))  # timm's GELU, the paper's feature
+    want = torch.stack([act[0, 1:, 5].mean(), act[1, 1:, 9].mean()])
+    torch.testing.assert_close(got, want)
+
+
+def test_loss_decreases_and_objective_rises():
+    lm = tiny_loaded()
+    cfg = VisSettings(steps=40, lr=0.05, augment=AugmentConfig(copies=4, jitter=2))
+    (r,) = visualize(lm, [Target("blocks.2.ffn", 11)], cfg)
+    assert r.objective_final > r.objective_start
+    assert r.losses[-10:].mean() < r.losses[:10].mean()
+    assert r.image.shape == (32, 32, 3) and r.image.dtype == np.uint8 and r.steps == 40
+
+
+def test_batched_equals_one_at_a_time():
+    lm = tiny_loaded()
+    targets = [Target("blocks.0.ffn", 3), Target("blocks.2.attn.k", 7), Target("blocks.1.ffn", 30)]
+    cfg = VisSettings(steps=6, augment=AugmentConfig(copies=3, jitter=3), batch_features=3)
+    batched = visualize(lm, targets, cfg)
+    cfg.batch_features = 1
+    single = visualize(lm, targets, cfg)
+    for a, b in zip(batched, single):
+        assert (a.site, a.feature, a.seed) == (b.site, b.feature, b.seed)
+        assert np.abs(a.image.astype(int) - b.image.astype(int)).max() <= 1
+        assert a.objective_final == pytest.approx(b.objective_final, rel=1e-4, abs=1e-5)
+
+
+def test_same_seed_same_bytes_and_seeds_differ_by_feature():
+    lm = tiny_loaded()
+    cfg = VisSettings(steps=3, augment=AugmentConfig(copies=2, jitter=1))
+    a = visualize(lm, [Target("blocks.0.ffn", 1)], cfg, seed=5)[0]
+    b = visualize(lm, [Target("blocks.0.ffn", 1)], cfg, seed=5)[0]
+    assert a.image.tobytes() == b.image.tobytes()
+    assert feature_seed(5, "tiny", "blocks.0.ffn", 1) != feature_seed(5, "tiny", "blocks.0.ffn", 2)
+    assert feature_seed(5, "tiny", "blocks.0.ffn", 1) != feature_seed(5, "other", "blocks.0.ffn", 1)
+
+
+def redness_model() -> LoadedModel:
+    """A one-block ViT whose FFN channel 0 is GELU(mean redness of the patch): its best input is pure red."""
+    m = timm.create_model("vit_tiny_patch16_224", img_size=16, patch_size=8, embed_dim=4, depth=1, num_heads=1,
+                          num_classes=2, norm_layer=nn.Identity).eval().requires_grad_(False)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.zero_()
+        m.patch_embed.proj.weight[0, 0] = 1.0 / 64  # residual channel 0 = mean of the (normalised) red patch
+        m.blocks[0].mlp.fc1.weight[0, 0] = 1.0
+    spec = ModelSpec(key="red", library="timm", name="vit_tiny_patch16_224", input_size=(3, 16, 16),
+                     mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=1.0, num_classes=2)
+    return LoadedModel(m, spec, eval_transform(spec))
+
+
+def test_optimising_a_redness_feature_makes_the_image_red():
+    lm = redness_model()
+    cfg = VisSettings(steps=60, lr=0.1, tv_weight=0.0, augment=AugmentConfig(copies=4, jitter=2))
+    (r,) = visualize(lm, [Target("blocks.0.ffn", 0)], cfg)
+    img = r.image.astype(float) / 255
+    assert img[..., 0].mean() > 0.95
+    assert r.objective_final > r.objective_start
