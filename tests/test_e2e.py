@@ -53,8 +53,11 @@ def test_repro_writes_every_output(smoke_repo):
         assert m["applicable"] and 0 <= m["top1"] <= 100
     feats = (dst / "data/features/vit_demo/features.csv").read_text().splitlines()
     assert feats[0].startswith("model,site,kind,layer,feature") and len(feats) == 1 + 2 * 1 + 2 * 4
+    ex = json.loads((dst / "data/exemplars/vit_demo/meta.json").read_text())
+    assert ex["k"] == 3 and ex["images"] == 16 and ex["split"] == "val"
     html = (dst / "reports/report.html").read_text()
     assert "Dataset" in html and "Models" in html and "Feature visualization" in html
+    assert "Exemplars and activation maps" in html
     assert "data:image/png;base64," in html
     assert "http://" not in html and "https://" not in html  # readable offline
     assert (dst / "reports/report.md").read_text().startswith("# vitviz smoke run")
@@ -72,6 +75,7 @@ def test_metrics_show(smoke_repo):
     dst, env, _ = smoke_repo
     out = sh(["dvc", "metrics", "show"], dst, env)
     assert "models.vit_demo.top1" in out and "dataset.classes" in out and "features.vit_demo.count" in out
+    assert "exemplars.vit_demo.locality_L0" in out
 
 
 def test_a_param_change_reruns_only_its_stages(smoke_repo):

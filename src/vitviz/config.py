@@ -179,10 +179,41 @@ class OptimizeConfig:
 
 
 @dataclass
+class ConceptConfig:
+    """CLIP concept labels for open_clip models (our extension)."""
+    enabled: bool = True
+    vocabulary: str = opt("default", help="'default' (ImageNet names + shipped common words) or a text file")
+    template: str = "a photo of {}."
+    top: int = opt(3, min=1, max=20)
+
+
+@dataclass
+class MineConfig:
+    """Exemplar mining (paper section 3 and 4; method.md section 2)."""
+    models: list[str] = opt(factory=list, help="model keys to mine (transformers only)")
+    split: Literal["train", "val"] = "val"
+    limit: int = opt(0, min=0, help="images of the split to stream; 0 means all")
+    k: int = opt(5, min=1, help="exemplars kept per feature (the paper: 1, and 20 for Fig. 2 and 11)")
+    stat: Literal["mean", "max"] = opt("mean", help="per-image statistic over patch tokens")
+    kinds: list[Literal["ffn", "attn.in", "attn.q", "attn.k", "attn.v"]] = opt(factory=lambda: ["ffn"])
+    maps_top: int = opt(1, min=0, help="exemplars per feature whose activation maps are stored")
+    locality_fraction: float = opt(0.1, min=0.01, max=1.0, help="top share of patches for the locality number")
+    batch_size: int = opt(64, min=1)
+    num_workers: int = opt(0, min=0)
+    device: str = opt("auto", help="auto, cpu or cuda[:i]")
+    concepts: ConceptConfig = opt(factory=ConceptConfig)
+
+    def check(self, key: str, errors: list[str]) -> None:
+        if isinstance(self.maps_top, int) and isinstance(self.k, int) and self.maps_top > self.k:
+            errors.append(f"{key}.maps_top: {self.maps_top} is more than k ({self.k}); allowed: 0..k")
+
+
+@dataclass
 class ReportConfig:
     """What the generated report shows."""
     title: str = "vitviz: what do vision transformers learn?"
     samples_per_class: int = opt(2, min=1, max=10)
+    exemplar_features: int = opt(4, min=0, help="visualised features shown beside their top-k exemplars")
 
 
 @dataclass
@@ -192,6 +223,7 @@ class Params:
     models: dict[str, ModelEntry] = opt(factory=dict)
     download_models: DownloadConfig = opt(factory=DownloadConfig)
     optimize_features: OptimizeConfig = opt(factory=OptimizeConfig)
+    mine_exemplars: MineConfig = opt(factory=MineConfig)
     report: ReportConfig = opt(factory=ReportConfig)
 
     def check(self, key: str, errors: list[str]) -> None:
@@ -200,14 +232,15 @@ class Params:
                 errors.append(f"models.{name}: a model key may hold only letters, digits, '_' and '-'")
         if not self.models:
             errors.append("models: at least one model is needed")
+        keys = ", ".join(self.models or {})
+        for section in ("optimize_features", "mine_exemplars"):
+            for i, k in enumerate(getattr(self, section).models or []):
+                if k not in (self.models or {}):
+                    errors.append(f"{section}.models[{i}]: {k!r} is not a model key; have: {keys}")
         opt = self.optimize_features
-        for i, k in enumerate(opt.models or []):
-            if k not in (self.models or {}):
-                errors.append(f"optimize_features.models[{i}]: {k!r} is not a model key; have: "
-                              f"{', '.join(self.models or {})}")
         for k in opt.per_model or {}:
             if k not in (self.models or {}):
-                errors.append(f"optimize_features.per_model.{k}: not a model key; have: {', '.join(self.models or {})}")
+                errors.append(f"optimize_features.per_model.{k}: not a model key; have: {keys}")
 
 
 def parse_params(data: Any, source: str = "params") -> Params:

@@ -41,7 +41,7 @@ class Site:
     channel_slice: tuple[int, int] | None = None   # part of a fused output (qkv, kv, qk)
     project: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
     heads: int | None = None
-    tokens_shape: str = "bnc"        # how the hooked output is laid out (any batch-leading layout works)
+    spatial: bool = True             # patch tokens in row-major grid order (false: windowed or multi-scale)
 
     @property
     def head_dim(self) -> int | None:
@@ -114,14 +114,20 @@ def _timm_sites(model: nn.Module, family: str) -> list[Site]:
         block = modules[block_path]
         prefix = _timm_prefix(model, family, block_path, layer)
         fc1 = modules[act_path.rsplit(".", 1)[0] + ".fc1"]
-        sites.append(Site(f"blocks.{layer}.ffn", "ffn", layer, act_path, block_path, fc1.out_features, prefix))
+        multi_scale = act_path.endswith(".mlp2.act")  # CoaT parallel blocks: one MLP over three scales
+        sites.append(Site(f"blocks.{layer}.ffn", "ffn", layer, act_path, block_path, fc1.out_features, prefix,
+                          spatial=not multi_scale))
         norm = getattr(block, "norm1", None)
         attn_name = next((a for a in ("attn", "factoratt_crpe") if hasattr(block, a)), None)
         if norm is not None and attn_name is not None:
             dim = fc1.in_features
             sites.append(Site(f"blocks.{layer}.attn.in", "attn.in", layer, f"{block_path}.norm1", block_path, dim,
                               prefix))
-            sites += _attn_sites(layer, block_path, f"{block_path}.{attn_name}", getattr(block, attn_name), prefix)
+            attn_sites = _attn_sites(layer, block_path, f"{block_path}.{attn_name}", getattr(block, attn_name), prefix)
+            windowed = family == "SwinTransformer" or type(getattr(block, attn_name)).__name__ == "LocallyGroupedAttn"
+            for a in attn_sites:
+                a.spatial = not windowed  # window-partitioned token order
+            sites += attn_sites
     return sites
 
 

@@ -11,6 +11,7 @@ from ..atomic import atomic_path
 from ..config import Params
 from ..imagenet import read_index
 from .document import render_html, render_markdown
+from .exemplars_section import exemplars_section
 from .features_section import features_section
 from .sections import dataset_section, models_section, provenance_section
 
@@ -41,6 +42,7 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
             dataset_section(index, data_dir / "dataset", params, tmp, metrics),
             models_section(params, data_dir / "models", tmp, metrics),
             features_section(params, data_dir / "features", tmp, metrics),
+            exemplars_section(params, index, data_dir, tmp, metrics),
         ]
         sections = [s for s in sections if s is not None]
         title = params.report.title

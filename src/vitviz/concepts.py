@@ -1,0 +1,101 @@
+"""Name features with words: CLIP text prompts that best match the image embeddings of a feature's exemplars.
+
+Our extension, after CLIP-Dissect: for an open_clip model, each feature's top-k exemplar crops are embedded
+with the image tower; the mean of their normalised embeddings is compared by cosine with the text embeddings
+of the vocabulary's prompts, and the best prompts are the feature's labels.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+
+def default_vocabulary() -> list[str]:
+    """ImageNet class names (the first synonym of each) plus the shipped common nouns, adjectives, prepositions."""
+    from timm.data import ImageNetInfo
+    names = [d.split(",")[0].strip() for d in ImageNetInfo().label_descriptions()]
+    words = resources.files("vitviz").joinpath("vocab/common_words.txt").read_text().splitlines()
+    words = [w.strip() for w in words if w.strip() and not w.startswith("#")]
+    return list(dict.fromkeys(names + words))
+
+
+def load_vocabulary(spec: str) -> list[str]:
+    """'default', or a text file with one entry per line ('#' lines ignored)."""
+    if spec == "default":
+        return default_vocabulary()
+    lines = Path(spec).read_text().splitlines()
+    return list(dict.fromkeys(w.strip() for w in lines if w.strip() and not w.startswith("#")))
+
+
+def label_features(image_emb: torch.Tensor, text_emb: torch.Tensor, vocab: list[str], top: int = 3
+                   ) -> list[list[tuple[str, float]]]:
+    """For per-feature image embeddings (F, D) and prompt embeddings (V, D): the `top` prompts by cosine."""
+    sims = F.normalize(image_emb.float(), dim=-1) @ F.normalize(text_emb.float(), dim=-1).T
+    vals, idx = sims.topk(min(top, len(vocab)), dim=1)
+    return [[(vocab[j], float(v)) for j, v in zip(ri.tolist(), rv.tolist())] for ri, rv in zip(idx, vals)]
+
+
+@torch.no_grad()
+def text_embeddings(model, tokenizer, vocab: list[str], template: str = "a photo of {}.", batch: int = 256
+                    ) -> torch.Tensor:
+    """Normalised text embeddings (V, D) of the vocabulary's prompts."""
+    out = []
+    for i in range(0, len(vocab), batch):
+        tokens = tokenizer([template.format(w) for w in vocab[i:i + batch]])
+        out.append(F.normalize(model.encode_text(tokens.to(next(model.parameters()).device)).float(), dim=-1))
+    return torch.cat(out).cpu()
+
+
+@torch.no_grad()
+def feature_embeddings(model, crops: dict[int, torch.Tensor], exemplar_rows: torch.Tensor, batch: int = 64
+                       ) -> torch.Tensor:
+    """Per feature (columns of `exemplar_rows`, (k, F)): the mean normalised image embedding of its exemplars.
+
+    `crops` maps a split row to its normalised input tensor; each image is embedded once.
+    """
+    rows = sorted(crops)
+    dev = next(model.parameters()).device
+    emb = {}
+    for i in range(0, len(rows), batch):
+        part = rows[i:i + batch]
+        e = F.normalize(model.encode_image(torch.stack([crops[r] for r in part]).to(dev)).float(), dim=-1).cpu()
+        emb.update(zip(part, e))
+    dim = next(iter(emb.values())).shape[0]
+    out = torch.zeros(exemplar_rows.shape[1], dim)
+    for f in range(exemplar_rows.shape[1]):
+        vs = [emb[int(r)] for r in exemplar_rows[:, f].tolist() if int(r) in emb]
+        if vs:
+            out[f] = F.normalize(torch.stack(vs).mean(0), dim=-1)
+    return out
+
+
+def concept_labels(loaded, result, index, vocab: list[str], template: str = "a photo of {}.", top: int = 3,
+                   batch_size: int = 64):
+    """A table (site, feature, label_1, score_1, ...) naming every mined feature of an open_clip model."""
+    import open_clip
+    import pandas as pd
+
+    from .data import IndexedImages, loader
+    if loaded.spec.library != "open_clip":
+        raise ValueError(f"concept labels need an open_clip model with a text tower; {loaded.key!r} is "
+                         f"{loaded.spec.library}")
+    model = loaded.model
+    rows = sorted({int(r) for r in result.indices.flatten().tolist() if r >= 0})
+    crops = {}
+    for x, _, rr, _ in loader(IndexedImages(index, result.split, loaded.transform, rows), batch_size):
+        crops.update(zip(rr.tolist(), x))
+    text = text_embeddings(model, open_clip.get_tokenizer(loaded.spec.name), vocab, template)
+    feats = feature_embeddings(model, crops, result.indices)
+    labels = label_features(feats, text, vocab, top)
+    out, col = [], 0
+    for s in result.sites:
+        for f in range(s.channels):
+            rec = {"site": s.name, "feature": f}
+            for j, (w, v) in enumerate(labels[col], start=1):
+                rec[f"label_{j}"], rec[f"score_{j}"] = w, round(v, 4)
+            out.append(rec)
+            col += 1
+    return pd.DataFrame(out)

@@ -1,0 +1,150 @@
+"""Exemplar mining in one streaming pass: a bounded running top-k of images for every (site, feature).
+
+The per-image statistic of a feature is its mean over patch tokens (the paper), or the max. Memory is
+O(k x features) on the device, whatever the number of images; only the requested sites are hooked, and the
+forward stops after the deepest of them.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from .data import IndexedImages, loader
+from .evaluate import spread_rows
+from .hooks import Recorder, image_forward
+from .imagenet import DatasetIndex
+from .sites import Site
+from .zoo import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+def merge_topk(values: torch.Tensor, indices: torch.Tensor, new_values: torch.Tensor, new_indices: torch.Tensor,
+               k: int, ordered: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge two top lists (rows, columns = features) into the top k per column; ties go to the lower index.
+
+    `ordered` promises that every new index is above every kept one and that new rows come in ascending
+    index order (a streaming pass): one stable sort then gives the same result as the general two.
+    """
+    v = torch.cat([values, new_values])
+    i = torch.cat([indices, new_indices])
+    if not ordered:
+        order = torch.sort(i, dim=0, stable=True).indices          # index ascending ...
+        v, i = v.gather(0, order), i.gather(0, order)
+    order = torch.sort(v, dim=0, descending=True, stable=True).indices[:k]   # ... then value descending
+    return v.gather(0, order), i.gather(0, order)
+
+
+def site_statistic(site: Site, outputs: list[torch.Tensor], batch: int, stat: str) -> torch.Tensor:
+    """(batch, channels): each channel's mean (or max) over the patch tokens of each image."""
+    tok = site.patch_tokens(outputs, batch).float()
+    return tok.mean(dim=1) if stat == "mean" else tok.amax(dim=1)
+
+
+@dataclass
+class MiningResult:
+    """Top-k image rows per feature; columns follow `sites` in order, each site's channels contiguous."""
+    sites: list[Site]
+    values: torch.Tensor          # (k, total channels), descending
+    indices: torch.Tensor         # (k, total channels), rows of the split, -1 where fewer than k images
+    images: int
+    skipped: int
+    split: str
+    stat: str
+
+    def offsets(self) -> dict[str, int]:
+        out, o = {}, 0
+        for s in self.sites:
+            out[s.name] = o
+            o += s.channels
+        return out
+
+    def top(self, site: str, feature: int) -> tuple[list[int], list[float]]:
+        """Rows and statistics of the top-k images of one feature, best first."""
+        col = self.offsets()[site] + feature
+        rows = self.indices[:, col].tolist()
+        vals = self.values[:, col].tolist()
+        keep = [j for j, r in enumerate(rows) if r >= 0]
+        return [rows[j] for j in keep], [vals[j] for j in keep]
+
+
+@torch.no_grad()
+def mine(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, k: int, stat: str = "mean",
+         limit: int = 0, batch_size: int = 64, num_workers: int = 0,
+         device: str | torch.device = "cpu") -> MiningResult:
+    """Stream a split once and keep, for every channel of every site, the k images with the highest statistic."""
+    device = torch.device(device)
+    model = loaded.model.to(device)
+    total = sum(s.channels for s in sites)
+    values = torch.full((0, total), float("-inf"), device=device)
+    indices = torch.full((0, total), -1, dtype=torch.long, device=device)
+    df = index.split(split)
+    ds = IndexedImages(index, split, loaded.transform, spread_rows(len(df), limit))
+    forward = image_forward(model)
+    deepest = max(sites, key=lambda s: s.layer).block
+    seen = skipped = 0
+    with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
+        for x, _, rows, sk in tqdm(loader(ds, batch_size, num_workers, pin_memory=device.type == "cuda"),
+                                   desc=f"mine {loaded.key} ({split})", unit="batch", mininterval=2.0):
+            skipped += sk
+            if len(x) == 0:
+                continue
+            out = rec.run(forward, x.to(device, non_blocking=True))
+            stats = torch.cat([site_statistic(s, out[s.module], len(x), stat) for s in sites], dim=1)
+            rows_d = rows.to(device).view(-1, 1).expand(-1, total)
+            values, indices = merge_topk(values, indices, stats, rows_d, k, ordered=True)
+            seen += len(x)
+    if skipped:
+        log.warning("%s: %d undecodable images skipped", split, skipped)
+    if values.shape[0] < k:  # fewer images than k: pad
+        pad = k - values.shape[0]
+        values = torch.cat([values, torch.full((pad, total), float("nan"), device=device)])
+        indices = torch.cat([indices, torch.full((pad, total), -1, dtype=torch.long, device=device)])
+    return MiningResult(sites, values.cpu(), indices.cpu(), seen, skipped, split, stat)
+
+
+def patch_grid(tokens: int) -> tuple[int, int]:
+    """The square patch grid of a token count (inputs are square centre crops)."""
+    side = int(round(tokens ** 0.5))
+    if side * side != tokens:
+        raise ValueError(f"{tokens} patch tokens do not form a square grid")
+    return side, side
+
+
+@torch.no_grad()
+def activation_maps(loaded: LoadedModel, result: MiningResult, index: DatasetIndex, top: int = 1,
+                    batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Per site, maps (channels, top, gh, gw): each feature's activation on the patch grid of its top exemplars.
+
+    A second pass decodes only the images that are an exemplar of some feature, each once.
+    """
+    device = torch.device(device)
+    model = loaded.model.to(device)
+    sites = [s for s in result.sites if s.spatial]
+    offsets = result.offsets()
+    need = result.indices[:top]
+    wanted = sorted({int(r) for r in need.flatten().tolist() if r >= 0})
+    ds = IndexedImages(index, result.split, loaded.transform, wanted)
+    forward = image_forward(model)
+    deepest = max(sites, key=lambda s: s.layer).block if sites else None
+    maps: dict[str, torch.Tensor] = {}
+    with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
+        for x, _, rows, _ in tqdm(loader(ds, batch_size), desc=f"maps {loaded.key}", unit="batch", mininterval=2.0):
+            if len(x) == 0:
+                continue
+            out = rec.run(forward, x.to(device))
+            for s in sites:
+                tok = s.patch_tokens(out[s.module], len(x)).float()          # (b, N, C)
+                gh, gw = patch_grid(tok.shape[1])
+                if s.name not in maps:
+                    maps[s.name] = torch.full((s.channels, top, gh, gw), float("nan"))
+                cols = need[:, offsets[s.name]:offsets[s.name] + s.channels]  # (top, C)
+                for b, row in enumerate(rows.tolist()):
+                    hit = (cols == row).nonzero(as_tuple=False)               # (n, 2): rank, channel
+                    if len(hit):
+                        vals = tok[b].T[hit[:, 1]].cpu().view(-1, gh, gw)      # row-major patch grid
+                        maps[s.name][hit[:, 1], hit[:, 0]] = vals
+    return maps

@@ -1,0 +1,126 @@
+"""Report section for exemplars: image | exemplar | map panels (Fig. 3/6/9), top-k rows (Fig. 2/11), locality."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from ..config import Params
+from ..exemplar_store import read_exemplars
+from ..feature_store import read_features
+from ..imagenet import DatasetIndex, load_rgb
+from ..modelspec import ModelSpec
+from ..overlay import overlay
+from ..zoo import eval_transform
+from .document import Figure, Para, Section, Table
+from .figures import save
+
+
+def _crop(index: DatasetIndex, split: str, row: int, transform) -> np.ndarray:
+    path = index.image_path(index.split(split)["path"].iloc[row])
+    x = transform(load_rgb(path))
+    return (x.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def _panel(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], path: Path, cell: float = 1.2) -> None:
+    ncols = max(len(r[1]) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.3, cell * len(rows)), squeeze=False,
+                             gridspec_kw={"wspace": 0.05, "hspace": 0.3})
+    for r, (label, cells) in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r][c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c >= len(cells):
+                ax.axis("off")
+                continue
+            ax.imshow(cells[c][1])
+            ax.set_title(cells[c][0], fontsize=7, pad=2)
+            if c == 0:
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    save(fig, path, dpi=90)
+
+
+def _locality_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for key, t in tables.items():
+        ax.plot(t["layer"], t["top_share"], marker="o", label=key)
+        ax.plot(t["layer"], t["uniform"], ls="--", color="gray", lw=1)
+    ax.set_xlabel("block"), ax.set_ylabel("activation mass in top patches")
+    ax.set_ylim(0, 1), ax.legend(fontsize=8)
+    ax.set_title("spatial locality of activation maps (dashed: a uniform map)", fontsize=9)
+    save(fig, path)
+
+
+def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: Path, metrics: dict) -> Section | None:
+    """Panels pairing each visualised feature with its exemplars and maps, and locality per block."""
+    keys = [k for k in params.mine_exemplars.models if (data_dir / "exemplars" / k / "meta.json").exists()]
+    if not keys:
+        return None
+    cfg = params.mine_exemplars
+    blocks = [Para(f"Exemplars: one streaming pass over the **{cfg.split}** split ranks every image by each feature's "
+                   f"**{cfg.stat}** over patch tokens (prefix tokens excluded) and keeps the top {cfg.k} per feature "
+                   "(ties to the lower image index), as the authors' code does with k = 1. The activation map is the "
+                   "feature's activation at each patch of the exemplar's crop, reshaped row-major to the patch grid "
+                   "and drawn min-max normalised over the crop.")]
+    locality = {}
+    metrics.setdefault("exemplars", {})
+    for key in keys:
+        ex = read_exemplars(data_dir / "exemplars" / key)
+        spec = ModelSpec.read(data_dir / "models" / key)
+        transform = eval_transform(spec, normalize=False)
+        split = ex.meta["split"]
+        feats_dir = data_dir / "features" / key
+        if (feats_dir / "features.csv").exists():
+            fdf, _ = read_features(feats_dir)
+            fdf = fdf[fdf["site"].isin(set(ex.sites["site"]))]
+            rows = []
+            for r in fdf.itertuples():
+                top, vals = ex.top(r.site, r.feature)
+                amap = ex.map(r.site, r.feature, 0)
+                if not top or amap is None:
+                    continue
+                crop = _crop(index, split, top[0], transform)
+                name = str(index.split(split)["wnid"].iloc[top[0]])
+                cls = index.names[int(index.split(split)["label"].iloc[top[0]])].split(",")[-1].strip()
+                words = ex.labels(r.site, r.feature)
+                label = f"L{r.layer} F{r.feature}" + (f"\n{', '.join(words[:2])}" if words else "")
+                rows.append((label, [
+                    ("optimised", np.asarray(Image.open(feats_dir / r.image))),
+                    (f"exemplar: {cls}" if cls != name else "top exemplar", crop),
+                    (f"map {amap.shape[0]}x{amap.shape[1]}", overlay(crop, amap))]))
+            if rows:
+                name = f"figures/exemplars_{key}_panels.png"
+                _panel(rows, out / name)
+                blocks.append(Figure(name, f"{key}: each visualised feature beside its top {split} exemplar and "
+                                           "the feature's activation map on it (as Fig. 3, 6 and 9)."))
+            chosen = fdf[fdf["kind"] == "ffn"].sort_values(["layer"], ascending=False, kind="stable")
+            rows = []
+            for r in chosen.head(params.report.exemplar_features).itertuples():
+                top, vals = ex.top(r.site, r.feature)
+                cells = [("optimised", np.asarray(Image.open(feats_dir / r.image)))]
+                cells += [(f"#{j + 1}: {v:.2f}", _crop(index, split, t, transform)) for j, (t, v) in
+                          enumerate(zip(top, vals))]
+                words = ex.labels(r.site, r.feature)
+                rows.append((f"L{r.layer} F{r.feature}" + (f"\n{', '.join(words[:2])}" if words else ""), cells))
+            if rows:
+                name = f"figures/exemplars_{key}_topk.png"
+                _panel(rows, out / name)
+                blocks.append(Figure(name, f"{key}: optimised images beside their top-{ex.meta['k']} exemplars "
+                                           "with their statistic (as Fig. 2 and 11)."))
+        loc = ex.locality
+        if len(loc):
+            locality[key] = loc
+            blocks.append(Table(loc.rename(columns={"top_share": f"mass in top {ex.meta['locality_fraction']:.0%}"}),
+                                f"{key}: spatial locality per block: the share of positive activation mass in the "
+                                "top patches of each stored map, averaged over features and exemplars; a uniform "
+                                "map gives the last column. Values well above it mean the feature fires on a part "
+                                "of the image, so spatial information survives in that block.", floatfmt="{:.3f}"))
+            metrics["exemplars"][key] = {f"locality_L{int(r.layer)}": float(r.top_share) for r in loc.itertuples()}
+        metrics["exemplars"].setdefault(key, {})["images"] = int(ex.meta["images"])
+    if locality:
+        _locality_plot(locality, out / "figures" / "locality.png")
+        blocks.append(Figure("figures/locality.png", "Spatial locality of activation maps, per block."))
+    return Section("Exemplars and activation maps", blocks)

@@ -1,0 +1,157 @@
+"""Exemplar mining, activation maps, locality and concept labels, against brute force and known answers."""
+import shutil
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+
+from test_visualize import tiny_loaded
+from vitviz.concepts import concept_labels, label_features
+from vitviz.data import IndexedImages
+from vitviz.imagenet import read_index
+from vitviz.locality import top_share
+from vitviz.mining import activation_maps, merge_topk, mine
+from vitviz.modelspec import ModelSpec
+from vitviz.overlay import overlay
+from vitviz.selection import candidate_sites
+from vitviz.zoo import LoadedModel, eval_transform
+
+
+def per_image_ffn(lm, index, split="val"):
+    """Brute force: each image alone through the blocks by hand; returns (images, layers, tokens, channels)."""
+    m = lm.model
+    ds = IndexedImages(index, split, lm.transform)
+    out = []
+    for i in range(len(ds)):
+        h = m._pos_embed(m.patch_embed(ds[i][0][None]))
+        acts = []
+        for b in m.blocks:
+            a = h + b.attn(b.norm1(h))
+            acts.append(b.mlp.act(b.mlp.fc1(b.norm2(a)))[0, 1:])
+            h = b(h)
+        out.append(torch.stack(acts))
+    return torch.stack(out)
+
+
+def test_merge_topk_breaks_ties_to_the_lower_index():
+    v = torch.tensor([[5.0], [3.0]])
+    i = torch.tensor([[7], [2]])
+    nv = torch.tensor([[5.0], [3.0], [9.0]])
+    ni = torch.tensor([[4], [1], [8]])
+    vals, idx = merge_topk(v, i, nv, ni, 4)
+    assert idx[:, 0].tolist() == [8, 4, 7, 1] and vals[:, 0].tolist() == [9, 5, 5, 3]
+
+
+@pytest.mark.parametrize("stat", ["mean", "max"])
+def test_topk_equals_brute_force(tiny_index, stat):
+    lm = tiny_loaded()
+    sites = candidate_sites(lm, ["ffn"], None)
+    res = mine(lm, sites, tiny_index, "val", k=3, stat=stat, batch_size=4)
+    acts = per_image_ffn(lm, tiny_index)                     # (n, L, N, C)
+    stats = acts.mean(2) if stat == "mean" else acts.amax(2)  # (n, L, C)
+    for s in sites:
+        for f in (0, 17, 127):
+            col = stats[:, s.layer, f]
+            want = sorted(range(len(col)), key=lambda r: (-float(col[r]), r))[:3]
+            rows, vals = res.top(s.name, f)
+            assert rows == want
+            torch.testing.assert_close(torch.tensor(vals), col[want], rtol=1e-5, atol=1e-6)
+    assert res.images == len(tiny_index.split("val")) and res.skipped == 0
+
+
+def test_same_result_for_any_batch_size(tiny_index):
+    lm = tiny_loaded()
+    sites = candidate_sites(lm, ["ffn", "attn.q"], [0, 2])
+    runs = [mine(lm, sites, tiny_index, "train", k=4, batch_size=b) for b in (1, 5, 64)]
+    for r in runs[1:]:
+        assert torch.equal(r.indices, runs[0].indices)
+        torch.testing.assert_close(r.values, runs[0].values, rtol=1e-5, atol=1e-6)
+
+
+def test_maps_equal_hooked_activations_reshaped(tiny_index):
+    lm = tiny_loaded()
+    sites = candidate_sites(lm, ["ffn"], None)
+    res = mine(lm, sites, tiny_index, "val", k=2, batch_size=3)
+    maps = activation_maps(lm, res, tiny_index, top=2, batch_size=3)
+    acts = per_image_ffn(lm, tiny_index)
+    for s in sites:
+        assert maps[s.name].shape == (128, 2, 4, 4)
+        for f in (3, 99):
+            rows, _ = res.top(s.name, f)
+            for rank, row in enumerate(rows):
+                want = acts[row, s.layer, :, f].reshape(4, 4)   # row-major patch grid
+                torch.testing.assert_close(maps[s.name][f, rank], want, rtol=1e-5, atol=1e-6)
+
+
+def test_corrupt_image_is_skipped_and_counted(tiny_dataset, tmp_path):
+    ds = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, ds)
+    index = read_index(ds)
+    bad = index.image_path(index.split("val")["path"].iloc[2])
+    bad.write_bytes(b"\xff\xd8\xff not a jpeg")
+    lm = tiny_loaded()
+    res = mine(lm, candidate_sites(lm, ["ffn"], [0]), index, "val", k=2, batch_size=4)
+    assert res.skipped == 1 and res.images == len(index.split("val")) - 1
+    assert 2 not in set(res.indices.flatten().tolist())
+
+
+def test_top_share_known_answers():
+    one_hot = torch.zeros(10, 10)
+    one_hot[3, 4] = 2.0
+    assert float(top_share(one_hot)) == 1.0
+    assert float(top_share(torch.ones(10, 10))) == pytest.approx(0.1)
+    half = torch.zeros(2, 10)
+    half[0] = 1.0
+    assert float(top_share(half, 0.25)) == pytest.approx(5 / 10)   # 5 of 20 patches, each holding 1/10
+    assert torch.isnan(top_share(-torch.ones(4, 4)))                 # no positive mass
+
+
+def test_overlay_is_drawn_over_the_full_crop():
+    crop = np.full((32, 32, 3), 100, np.uint8)
+    amap = torch.zeros(4, 4)
+    amap[0, 0] = 1.0
+    out = overlay(crop, amap)
+    assert out.shape == (32, 32, 3)
+    assert (out[:8, :8] == out[0, 0]).all() and not (out[0, 0] == out[20, 20]).all()
+    assert (overlay(crop, amap, alpha=0.0) == crop).all()
+
+
+def test_label_features_ranks_the_right_prompt_first():
+    vocab = ["dog", "music", "death", "stripes"]
+    text = torch.eye(4, 8)
+    feats = torch.zeros(3, 8)
+    feats[0, 2], feats[0, 0] = 1.0, 0.3    # mostly "death"
+    feats[1, 1] = 1.0                      # "music"
+    feats[2, 3], feats[2, 1] = 0.5, 0.4    # "stripes" then "music"
+    labels = label_features(feats, text, vocab, top=2)
+    assert [l[0][0] for l in labels] == ["death", "music", "stripes"]
+    assert labels[2][1][0] == "music" and labels[0][0][1] == pytest.approx(1 / np.sqrt(1.09), rel=1e-5)
+
+
+def test_concept_labels_on_a_tiny_open_clip(tiny_index):
+    kw = {"embed_dim": 16, "force_quick_gelu": True,
+          "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
+          "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 1, "layers": 1}}
+    model = open_clip.create_model("ViT-B-32", pretrained=None, **kw).eval().requires_grad_(False)
+    spec = ModelSpec(key="clip", library="open_clip", name="ViT-B-32", kwargs=kw, input_size=(3, 32, 32),
+                     crop_pct=1.0, mean=open_clip.OPENAI_DATASET_MEAN, std=open_clip.OPENAI_DATASET_STD)
+    lm = LoadedModel(model, spec, eval_transform(spec))
+    sites = candidate_sites(lm, ["ffn"], [1])
+    res = mine(lm, sites, tiny_index, "val", k=2, batch_size=4)
+    table = concept_labels(lm, res, tiny_index, ["disc", "square", "music"], top=2)
+    assert len(table) == 128 and list(table.columns) == ["site", "feature", "label_1", "score_1", "label_2", "score_2"]
+    assert set(table["label_1"]) <= {"disc", "square", "music"}
+
+
+def test_ordered_merge_equals_the_general_merge():
+    g = torch.Generator().manual_seed(0)
+    vals = torch.empty(0, 6)
+    idx = torch.empty(0, 6, dtype=torch.long)
+    fast = (vals, idx)
+    for b in range(5):  # streaming batches with many ties
+        nv = torch.randint(0, 3, (4, 6), generator=g).float()
+        ni = torch.arange(4 * b, 4 * b + 4).view(-1, 1).expand(-1, 6)
+        vals, idx = merge_topk(vals, idx, nv, ni, 5)
+        fast = merge_topk(*fast, nv, ni, 5, ordered=True)
+    assert torch.equal(fast[1], idx) and torch.equal(fast[0], vals)
