@@ -19,7 +19,7 @@ from vitviz.modelspec import ModelSpec
 from vitviz.runner import setup_logging
 from vitviz.selection import candidate_sites
 from vitviz.visualize import pick_device
-from vitviz.zoo import LoadedModel, eval_transform, load_model
+from vitviz.zoo import LoadedModel, load_model
 
 log = logging.getLogger("bench_mining")
 

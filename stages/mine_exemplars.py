@@ -1,6 +1,4 @@
 """Stage mine_exemplars@<key>: top-k exemplars of every feature, their activation maps, and spatial locality."""
-import argparse
-
 from vitviz.atomic import atomic_path
 from vitviz.concepts import concept_labels, load_vocabulary
 from vitviz.config import load_params
@@ -8,19 +6,14 @@ from vitviz.exemplar_store import write_exemplars
 from vitviz.imagenet import read_index
 from vitviz.locality import locality_table
 from vitviz.mining import activation_maps, mine
-from vitviz.runner import run
+from vitviz.runner import model_stage_args, run
 from vitviz.selection import candidate_sites
 from vitviz.visualize import pick_device
 from vitviz.zoo import load_model
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("key", help="model key in params.yaml:models")
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", default="data")
-    ap.add_argument("--out", default=None, help="default: data/exemplars/<key>")
-    args = ap.parse_args()
+    args = model_stage_args(__doc__, "{data}/exemplars/{key}")
     cfg = load_params(args.params).mine_exemplars
     device = pick_device(cfg.device)
     loaded = load_model(f"{args.data}/models/{args.key}", device)
@@ -35,7 +28,7 @@ def main() -> None:
         c = cfg.concepts
         concepts = concept_labels(loaded, result, index, load_vocabulary(c.vocabulary), c.template, c.top,
                                   cfg.batch_size)
-    with atomic_path(args.out or f"{args.data}/exemplars/{args.key}") as tmp:
+    with atomic_path(args.out) as tmp:
         write_exemplars(result, maps, locality, tmp, {"model": args.key, "maps_top": cfg.maps_top,
                                                       "locality_fraction": cfg.locality_fraction}, concepts)
 

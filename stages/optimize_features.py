@@ -1,23 +1,16 @@
 """Stage optimize_features@<key>: activation maximisation of the selected features of one model."""
-import argparse
-
 from vitviz.atomic import atomic_path
 from vitviz.config import load_params
 from vitviz.feature_store import write_features
 from vitviz.imagenet import read_index
-from vitviz.runner import run
+from vitviz.runner import model_stage_args, run
 from vitviz.selection import select_targets
 from vitviz.visualize import pick_device, settings_for, visualize
 from vitviz.zoo import load_model
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("key", help="model key in params.yaml:models")
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", default="data")
-    ap.add_argument("--out", default=None, help="default: data/features/<key>")
-    args = ap.parse_args()
+    args = model_stage_args(__doc__, "{data}/features/{key}")
     cfg = load_params(args.params).optimize_features
     device = pick_device(cfg.device)
     loaded = load_model(f"{args.data}/models/{args.key}", device)
@@ -27,7 +20,7 @@ def main() -> None:
                              sel.split, sel.limit, sel.seed, sel.attn_layers)
     settings = settings_for(cfg, args.key)
     results = visualize(loaded, targets, settings, seed=cfg.seed, device=device)
-    with atomic_path(args.out or f"{args.data}/features/{args.key}") as tmp:
+    with atomic_path(args.out) as tmp:
         write_features(results, tmp, args.key, settings, {"rule": sel.rule, "split": sel.split, "limit": sel.limit})
 
 

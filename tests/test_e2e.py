@@ -55,9 +55,15 @@ def test_repro_writes_every_output(smoke_repo):
     assert feats[0].startswith("model,site,kind,layer,feature") and len(feats) == 1 + 2 * 1 + 2 * 4
     ex = json.loads((dst / "data/exemplars/vit_demo/meta.json").read_text())
     assert ex["k"] == 3 and ex["images"] == 16 and ex["split"] == "val"
+    for key in ("vit_demo", "resnet_demo"):
+        mask = json.loads((dst / f"data/mask_eval/{key}.json").read_text())
+        assert mask["images"] + mask["excluded_without_box"] == 16
+        low = json.loads((dst / f"data/lowpass_eval/{key}.json").read_text())
+        assert [p["cutoff"] for p in low["curve"]] == [1.0, 0.5, 0.1]
     html = (dst / "reports/report.html").read_text()
     assert "Dataset" in html and "Models" in html and "Feature visualization" in html
-    assert "Exemplars and activation maps" in html
+    assert "Exemplars and activation maps" in html and "Robustness: masking and low-pass filtering" in html
+    assert "Table 2 (top-5)" in html and "ViT-L16" in html
     assert "data:image/png;base64," in html
     assert "http://" not in html and "https://" not in html  # readable offline
     assert (dst / "reports/report.md").read_text().startswith("# vitviz smoke run")
@@ -75,7 +81,7 @@ def test_metrics_show(smoke_repo):
     dst, env, _ = smoke_repo
     out = sh(["dvc", "metrics", "show"], dst, env)
     assert "models.vit_demo.top1" in out and "dataset.classes" in out and "features.vit_demo.count" in out
-    assert "exemplars.vit_demo.locality_L0" in out
+    assert "exemplars.vit_demo.locality_L0" in out and "lowpass.resnet_demo.auc_normalized" in out
 
 
 def test_a_param_change_reruns_only_its_stages(smoke_repo):

@@ -2,7 +2,7 @@
 import torch
 
 from vitviz.config import parse_params
-from vitviz.training import lr_at, random_crops, train_demo
+from vitviz.training import lr_at, random_crops, random_erase, train_demo
 
 
 def test_lr_schedule_known_values():
@@ -35,3 +35,16 @@ def test_tiny_training_learns_and_is_deterministic(tiny_index):
     sd1, sd2 = m1.state_dict(), m2.state_dict()
     assert all(torch.equal(sd1[k], sd2[k]) for k in sd1)
     assert spec.class_wnids == tiny_index.wnids and spec.input_size == (3, 32, 32) and spec.kind == "cnn"
+
+
+def test_random_erase_blacks_out_one_rectangle():
+    x = torch.full((50, 3, 16, 16), 200, dtype=torch.uint8)
+    out = random_erase(x, 1.0, torch.Generator().manual_seed(0))
+    for img in out:
+        ys, xs = torch.nonzero(img[0] == 0, as_tuple=True)
+        assert len(ys) > 0
+        box = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+        assert box == len(ys)                       # one filled rectangle
+        assert 0.05 * 256 <= len(ys) <= 0.6 * 256   # 10-50% of the area, after rounding
+        assert (img[:, ys, xs] == 0).all()
+    assert torch.equal(random_erase(x, 0.0, torch.Generator()), x)

@@ -75,6 +75,8 @@ class TrainConfig:
     label_smoothing: float = opt(0.1, min=0.0, max=0.9)
     pad: int = opt(4, min=0, help="random-crop padding, in input pixels")
     clip_grad: float = opt(1.0, min=0.0, help="max gradient norm; 0 turns clipping off")
+    erase_prob: float = opt(0.0, min=0.0, max=1.0,
+                            help="probability of blacking out a random rectangle (occlusion robustness)")
     seed: int = opt(0, min=0)
 
 
@@ -209,6 +211,36 @@ class MineConfig:
 
 
 @dataclass
+class MaskEvalConfig:
+    """Foreground/background masking (paper section 5; method.md section 5)."""
+    models: list[str] = opt(factory=list)
+    split: Literal["train", "val"] = opt("val", help="train as in the paper, or val")
+    fill: Literal["black", "mean"] = opt("black", help="black as in the paper, or the model's mean pixel")
+    limit: int = opt(0, min=0, help="images of the split to use; 0 means all")
+    batch_size: int = opt(32, min=1)
+    device: str = "auto"
+    example: int = opt(0, min=0, help="which image with a box the example figure (Fig. 9b) shows")
+
+
+@dataclass
+class LowpassEvalConfig:
+    """Low-pass filtering (paper Fig. 16; our documented filter, method.md section 6)."""
+    models: list[str] = opt(factory=list)
+    split: Literal["train", "val"] = "val"
+    filter: Literal["ideal", "gaussian"] = "ideal"
+    cutoffs: list[float] = opt(factory=lambda: [1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05],
+                               help="fractions of Nyquist")
+    limit: int = opt(0, min=0)
+    batch_size: int = opt(64, min=1)
+    device: str = "auto"
+
+    def check(self, key: str, errors: list[str]) -> None:
+        bad = [c for c in self.cutoffs or [] if not isinstance(c, float) or c <= 0]
+        if bad or not self.cutoffs:
+            errors.append(f"{key}.cutoffs: expected a non-empty list of positive fractions of Nyquist, got {self.cutoffs}")
+
+
+@dataclass
 class ReportConfig:
     """What the generated report shows."""
     title: str = "vitviz: what do vision transformers learn?"
@@ -224,6 +256,8 @@ class Params:
     download_models: DownloadConfig = opt(factory=DownloadConfig)
     optimize_features: OptimizeConfig = opt(factory=OptimizeConfig)
     mine_exemplars: MineConfig = opt(factory=MineConfig)
+    mask_eval: MaskEvalConfig = opt(factory=MaskEvalConfig)
+    lowpass_eval: LowpassEvalConfig = opt(factory=LowpassEvalConfig)
     report: ReportConfig = opt(factory=ReportConfig)
 
     def check(self, key: str, errors: list[str]) -> None:
@@ -233,7 +267,7 @@ class Params:
         if not self.models:
             errors.append("models: at least one model is needed")
         keys = ", ".join(self.models or {})
-        for section in ("optimize_features", "mine_exemplars"):
+        for section in ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval"):
             for i, k in enumerate(getattr(self, section).models or []):
                 if k not in (self.models or {}):
                     errors.append(f"{section}.models[{i}]: {k!r} is not a model key; have: {keys}")

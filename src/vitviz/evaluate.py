@@ -50,7 +50,7 @@ def evaluate(loaded: LoadedModel, index: DatasetIndex, split: str = "val", limit
     ds = IndexedImages(index, split, loaded.transform, rows)
     correct = {1: 0, 5: 0}
     seen = skipped = 0
-    model = loaded.model.to(device)
+    loaded.model.to(device)
     for x, y, _, sk in tqdm(loader(ds, batch_size, num_workers), desc=f"eval {spec.key}", unit="batch",
                             mininterval=2.0):
         skipped += sk

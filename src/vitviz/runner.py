@@ -1,6 +1,7 @@
 """Run an entry point with logging set up and bad input turned into a one-line error and exit code 2."""
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from typing import Callable
@@ -13,6 +14,18 @@ from .sources import ModelSourceError
 log = logging.getLogger("vitviz")
 
 USER_ERRORS = (ConfigError, DatasetLayoutError, ImageDecodeError, ModelSourceError, SiteError, FileNotFoundError)
+
+
+def model_stage_args(description: str, out_default: str) -> argparse.Namespace:
+    """Arguments of a per-model stage script: the model key, --params, --data and --out (default with {key})."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("key", help="model key in params.yaml:models")
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--data", default="data", help="folder of the stage outputs (dataset/, models/, ...)")
+    ap.add_argument("--out", default=None, help=f"default: {out_default.format(data='<data>', key='<key>')}")
+    args = ap.parse_args()
+    args.out = args.out or out_default.format(data=args.data, key=args.key)
+    return args
 
 
 def setup_logging(level: int = logging.INFO) -> None:

@@ -45,6 +45,23 @@ def random_crops(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tenso
     return xp.gather(3, cols)
 
 
+def random_erase(x: torch.Tensor, prob: float, gen: torch.Generator) -> torch.Tensor:
+    """Black out one random rectangle (10-50% of the area, aspect 1/2 to 2) in each image with probability `prob`."""
+    if prob <= 0:
+        return x
+    x = x.clone()
+    n, _, h, w = x.shape
+    for i in torch.nonzero(torch.rand(n, generator=gen) < prob).flatten().tolist():
+        area = (0.1 + 0.4 * float(torch.rand(1, generator=gen))) * h * w
+        aspect = math.exp(math.log(2) * (2 * float(torch.rand(1, generator=gen)) - 1))
+        eh = max(1, min(h, int(round(math.sqrt(area * aspect)))))
+        ew = max(1, min(w, int(round(math.sqrt(area / aspect)))))
+        y0 = int(torch.randint(0, h - eh + 1, (1,), generator=gen))
+        x0 = int(torch.randint(0, w - ew + 1, (1,), generator=gen))
+        x[i, :, y0:y0 + eh, x0:x0 + ew] = 0
+    return x
+
+
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     """Linear warmup then cosine decay to zero."""
     if step < warmup:
@@ -104,7 +121,7 @@ def train_demo(entry: ModelEntry, key: str, index: DatasetIndex) -> tuple[nn.Mod
         perm = torch.randperm(len(xtr), generator=gen)
         for i in range(0, len(xtr), cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
-            xb = norm(random_crops(xtr[idx], cfg.pad, gen))
+            xb = norm(random_erase(random_crops(xtr[idx], cfg.pad, gen), cfg.erase_prob, gen))
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, warmup, cfg.lr)
             loss = F.cross_entropy(model(xb), ytr[idx], label_smoothing=cfg.label_smoothing)

@@ -16,31 +16,13 @@ from ..modelspec import ModelSpec
 from ..overlay import overlay
 from ..zoo import eval_transform
 from .document import Figure, Para, Section, Table
-from .figures import save
+from .figures import image_grid, save
 
 
 def _crop(index: DatasetIndex, split: str, row: int, transform) -> np.ndarray:
     path = index.image_path(index.split(split)["path"].iloc[row])
     x = transform(load_rgb(path))
     return (x.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
-
-
-def _panel(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], path: Path, cell: float = 1.2) -> None:
-    ncols = max(len(r[1]) for r in rows)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.3, cell * len(rows)), squeeze=False,
-                             gridspec_kw={"wspace": 0.05, "hspace": 0.3})
-    for r, (label, cells) in enumerate(rows):
-        for c in range(ncols):
-            ax = axes[r][c]
-            ax.set_xticks([]), ax.set_yticks([])
-            if c >= len(cells):
-                ax.axis("off")
-                continue
-            ax.imshow(cells[c][1])
-            ax.set_title(cells[c][0], fontsize=7, pad=2)
-            if c == 0:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    save(fig, path, dpi=90)
 
 
 def _locality_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
@@ -93,7 +75,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                     (f"map {amap.shape[0]}x{amap.shape[1]}", overlay(crop, amap))]))
             if rows:
                 name = f"figures/exemplars_{key}_panels.png"
-                _panel(rows, out / name)
+                image_grid(rows, out / name, cell=1.2)
                 blocks.append(Figure(name, f"{key}: each visualised feature beside its top {split} exemplar and "
                                            "the feature's activation map on it (as Fig. 3, 6 and 9)."))
             chosen = fdf[fdf["kind"] == "ffn"].sort_values(["layer"], ascending=False, kind="stable")
@@ -107,7 +89,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                 rows.append((f"L{r.layer} F{r.feature}" + (f"\n{', '.join(words[:2])}" if words else ""), cells))
             if rows:
                 name = f"figures/exemplars_{key}_topk.png"
-                _panel(rows, out / name)
+                image_grid(rows, out / name, cell=1.2)
                 blocks.append(Figure(name, f"{key}: optimised images beside their top-{ex.meta['k']} exemplars "
                                            "with their statistic (as Fig. 2 and 11)."))
         loc = ex.locality

@@ -56,9 +56,9 @@ def training_curves(histories: dict[str, pd.DataFrame], path: Path) -> None:
     save(fig, path)
 
 
-def image_grid(rows: list[tuple[str, list[tuple[str, Path]]]], path: Path, cell: float = 1.15,
+def image_grid(rows: list[tuple[str, list[tuple[str, object]]]], path: Path, cell: float = 1.15,
                title: str | None = None) -> None:
-    """A grid of images: one row per (label, [(caption, image path), ...])."""
+    """A grid of images: one row per (label, [(caption, image path or array), ...])."""
     from PIL import Image
     ncols = max((len(r[1]) for r in rows), default=1)
     fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.4, cell * len(rows) + (0.3 if title else 0)),
@@ -71,7 +71,7 @@ def image_grid(rows: list[tuple[str, list[tuple[str, Path]]]], path: Path, cell:
                 ax.axis("off")
                 continue
             caption, img = cells[c]
-            ax.imshow(Image.open(img))
+            ax.imshow(Image.open(img) if isinstance(img, (str, Path)) else img)
             ax.set_title(caption, fontsize=7, pad=2)
             if c == 0:
                 ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)

@@ -1,0 +1,89 @@
+"""Low-pass filtering (paper Fig. 16; the authors' code has none, so the filter is ours and documented):
+an ideal circular 2-D FFT low-pass per channel on the [0, 1] pixels of the preprocessed crop, before
+normalisation. The cutoff is a fraction of Nyquist (0.5 cycles per pixel); a Gaussian filter is an option.
+The filtered crop is clamped back to [0, 1] (the ringing of an ideal filter leaves it) before normalisation."""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data import IndexedImages, loader
+from .evaluate import label_map, spread_rows, topk_correct
+from .imagenet import DatasetIndex
+from .zoo import LoadedModel, eval_transform
+
+log = logging.getLogger(__name__)
+CORNER = math.sqrt(2.0)  # the corner of the spectrum, as a fraction of Nyquist
+
+
+def radial_frequency(h: int, w: int, device=None) -> torch.Tensor:
+    """(H, W) distance of each FFT bin from zero frequency, as a fraction of Nyquist (0.5 cycles/pixel)."""
+    fy = torch.fft.fftfreq(h, device=device).view(-1, 1)
+    fx = torch.fft.fftfreq(w, device=device).view(1, -1)
+    return torch.sqrt(fy ** 2 + fx ** 2) / 0.5
+
+
+def lowpass(x: torch.Tensor, cutoff: float, kind: str = "ideal") -> torch.Tensor:
+    """Low-pass each channel of images (..., H, W): keep frequencies up to `cutoff` x Nyquist.
+
+    ideal: bins with radius <= cutoff kept, the rest removed; a cutoff at or above the corner (sqrt 2) is the
+    identity. gaussian: the spectrum is multiplied by exp(-r^2 / (2 cutoff^2)).
+    """
+    if kind == "ideal" and cutoff >= CORNER:
+        return x
+    r = radial_frequency(x.shape[-2], x.shape[-1], x.device)
+    gain = (r <= cutoff + 1e-9).to(x.dtype) if kind == "ideal" else torch.exp(-(r ** 2) / (2 * cutoff ** 2)).to(x.dtype)
+    return torch.fft.ifft2(torch.fft.fft2(x) * gain).real
+
+
+def normalized_auc(cutoffs: list[float], acc: list[float], clean: float) -> float:
+    """Area under accuracy vs cutoff (trapezoids, cutoffs ascending) over the area of a flat clean curve."""
+    c = np.asarray(cutoffs, float)
+    a = np.asarray(acc, float)
+    order = np.argsort(c)
+    c, a = c[order], a[order]
+    if len(c) < 2 or clean <= 0:
+        return float("nan")
+    return float(np.trapezoid(a, c) / (clean * (c[-1] - c[0])))
+
+
+@torch.no_grad()
+def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: list[float], kind: str = "ideal",
+                 limit: int = 0, batch_size: int = 64, device: str | torch.device = "cpu") -> dict:
+    """Top-1 and top-5 per cutoff (and clean), each image decoded once and all its variants batched."""
+    spec = loaded.spec
+    mapping = label_map(index.wnids, spec.class_wnids)
+    df = index.split(split)
+    rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
+    ds = IndexedImages(index, split, eval_transform(spec, normalize=False), rows)
+    mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
+    levels = [None] + list(cutoffs)
+    correct = {c: {1: 0, 5: 0} for c in levels}
+    seen = skipped = 0
+    loaded.model.to(device)
+    per_chunk = max(1, batch_size // len(levels))
+    for x, y, _, sk in tqdm(loader(ds, per_chunk), desc=f"low-pass eval {spec.key}", unit="batch", mininterval=2.0):
+        skipped += sk
+        if len(x) == 0:
+            continue
+        x = x.to(device)
+        variants = torch.cat([x if c is None else lowpass(x, c, kind).clamp(0, 1) for c in levels])  # level-major
+        logits = loaded.classify((variants - mean) / std).float().cpu().view(len(levels), len(x), -1)
+        t = mapping[y]
+        for j, c in enumerate(levels):
+            hit = topk_correct(logits[j], t)
+            correct[c][1] += hit[1]
+            correct[c][5] += hit[5]
+        seen += len(x)
+    acc = lambda c, k: 100.0 * correct[c][k] / max(seen, 1)  # noqa: E731
+    curve = [{"cutoff": c, "top1": acc(c, 1), "top5": acc(c, 5)} for c in cutoffs]
+    clean = acc(None, 1)
+    return {"split": split, "filter": kind, "images": seen, "skipped": skipped, "clean_top1": clean,
+            "chance_top1": 100.0 / max(spec.num_classes, 1),
+            "clean_top5": acc(None, 5), "curve": curve,
+            "auc_normalized": normalized_auc(list(cutoffs), [p["top1"] for p in curve], clean)}
