@@ -60,7 +60,11 @@ def test_repro_writes_every_output(smoke_repo):
         assert mask["images"] + mask["excluded_without_box"] == 16
         low = json.loads((dst / f"data/lowpass_eval/{key}.json").read_text())
         assert [p["cutoff"] for p in low["curve"]] == [1.0, 0.5, 0.1]
+    probes = json.loads((dst / "data/token_mixing/vit_demo/probes.json").read_text())
+    assert probes["applicable"] and probes["isolating_cls"]["0"] == probes["natural"]
+    assert probes["isolating_cls"]["2"][0] == pytest.approx(100 / 4)  # L = depth: a constant prediction
     html = (dst / "reports/report.html").read_text()
+    assert "Token mixing: Table 1, Fig. 7, Appendix F" in html
     assert "Dataset" in html and "Models" in html and "Feature visualization" in html
     assert "Exemplars and activation maps" in html and "Robustness: masking and low-pass filtering" in html
     assert "Table 2 (top-5)" in html and "ViT-L16" in html

@@ -241,6 +241,29 @@ class LowpassEvalConfig:
 
 
 @dataclass
+class AppendixFConfig:
+    """The spatial-information experiment of Appendix F (our reconstruction, method.md section 4)."""
+    enabled: bool = True
+    threshold: float = opt(0.5, help="a patch is active where the raw activation exceeds this (0.5 in the paper)")
+    fractions: list[float] = opt(factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    repeats: int = opt(3, min=1, help="random draws of the blacked-out patches per fraction")
+    exemplars: int = opt(1, min=1, help="top exemplars per visualised feature")
+    seed: int = opt(0, min=0)
+
+
+@dataclass
+class TokenMixingConfig:
+    """Token-mixing probes (paper section 4, Table 1, Fig. 7) and Appendix F."""
+    models: list[str] = opt(factory=list, help="models with a CLS token; others are reported as not applicable")
+    split: Literal["train", "val"] = "val"
+    limit: int = opt(0, min=0)
+    layers: list[int] = opt(factory=lambda: [0, 1, 2, 3, 4, 5, 6], help="isolating-CLS sweep over L")
+    batch_size: int = opt(64, min=1)
+    device: str = "auto"
+    appendix_f: AppendixFConfig = opt(factory=AppendixFConfig)
+
+
+@dataclass
 class ReportConfig:
     """What the generated report shows."""
     title: str = "vitviz: what do vision transformers learn?"
@@ -258,6 +281,7 @@ class Params:
     mine_exemplars: MineConfig = opt(factory=MineConfig)
     mask_eval: MaskEvalConfig = opt(factory=MaskEvalConfig)
     lowpass_eval: LowpassEvalConfig = opt(factory=LowpassEvalConfig)
+    token_mixing: TokenMixingConfig = opt(factory=TokenMixingConfig)
     report: ReportConfig = opt(factory=ReportConfig)
 
     def check(self, key: str, errors: list[str]) -> None:
@@ -267,11 +291,18 @@ class Params:
         if not self.models:
             errors.append("models: at least one model is needed")
         keys = ", ".join(self.models or {})
-        for section in ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval"):
+        for section in ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing"):
             for i, k in enumerate(getattr(self, section).models or []):
                 if k not in (self.models or {}):
                     errors.append(f"{section}.models[{i}]: {k!r} is not a model key; have: {keys}")
         opt = self.optimize_features
+        tm = self.token_mixing
+        if tm.appendix_f.enabled:
+            for i, k in enumerate(tm.models or []):
+                if k not in (opt.models or []) or k not in (self.mine_exemplars.models or []):
+                    errors.append(f"token_mixing.models[{i}]: Appendix F of {k!r} needs its visualised features "
+                                  "and exemplars; add it to optimize_features.models and mine_exemplars.models, "
+                                  "or set token_mixing.appendix_f.enabled: false")
         for k in opt.per_model or {}:
             if k not in (self.models or {}):
                 errors.append(f"optimize_features.per_model.{k}: not a model key; have: {keys}")

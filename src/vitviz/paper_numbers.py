@@ -18,3 +18,15 @@ MASKING = [
 MASKING_NOTE = ("Paper values recomputed from the authors' FBAcc.txt (ImageNet train images with boxes). The paper's "
                 "Table 3 prints the MobileNetV2, DenseNet121 and ResNet-152 rows under the wrong names; they are "
                 "assigned correctly here. Table 2 prints ViT-L32's background share as 31.07; it recomputes to 31.02.")
+
+# Table 1 (ViT-B/16, the authors' net 34 at 384 px, ImageNet val): top-1 / top-5.
+TABLE1 = {"natural": (84.20, 97.16), "isolating_cls": (78.61, 94.18), "patch_average": (75.75, 90.99),
+          "patch_maximum": (80.16, 95.65), "mean_patches": (83.40, 96.97)}
+# The isolating-CLS sweep over L for the same model (experiments/it17/Acc.txt; L3, L7, L8 from partial runs).
+CLS_SWEEP = {0: (84.20, 97.17), 1: (83.73, 97.03), 2: (82.98, 96.83), 3: (82.85, 97.11), 4: (83.22, 96.87),
+             5: (83.03, 96.88), 6: (82.98, 96.79), 7: (82.39, 96.74), 8: (81.61, 96.26), 9: (81.10, 95.95),
+             10: (80.32, 95.57), 11: (78.61, 94.19), 12: (0.10, 0.50)}
+TABLE1_NOTE = ("Paper: ViT-B/16 (original Google weights, 384 px) on ImageNet val. Table 1's isolating-CLS row is L = 11 "
+               "(only the last block mixes CLS with the patches). 'Patch Average/Maximum' apply the head to each "
+               "patch token alone (the repo has only one patch's script; the sweep over all patches is inferred). "
+               "'Mean of patches' is the head on the mean of the normed patch tokens (it14/Acc.txt).")

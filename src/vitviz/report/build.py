@@ -14,6 +14,7 @@ from .document import render_html, render_markdown
 from .exemplars_section import exemplars_section
 from .features_section import features_section
 from .robustness_section import robustness_section
+from .token_mixing_section import token_mixing_section
 from .sections import dataset_section, models_section, provenance_section
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
             models_section(params, data_dir / "models", tmp, metrics),
             features_section(params, data_dir / "features", tmp, metrics),
             exemplars_section(params, index, data_dir, tmp, metrics),
+            token_mixing_section(params, data_dir, tmp, metrics),
             robustness_section(params, index, data_dir, tmp, metrics),
         ]
         sections = [s for s in sections if s is not None]

@@ -1,0 +1,124 @@
+"""Report section for token mixing: Table 1, the isolating-CLS sweep, Fig. 7 and Appendix F (Fig. 63/64)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..config import Params
+from ..paper_numbers import CLS_SWEEP, TABLE1, TABLE1_NOTE
+from .document import Figure, Para, Section, Table
+from .figures import save
+
+ROWS = [("natural", "Natural"), ("isolating_cls", "Isolating CLS (only the last block mixes)"),
+        ("patch_average", "Patch Average"), ("patch_maximum", "Patch Maximum"), ("mean_patches", "Mean of patches")]
+
+
+def _table1(results: dict[str, dict]) -> pd.DataFrame:
+    rows = []
+    for name, label in ROWS:
+        row = {"probe": label, "paper ViT-B/16 top-1": TABLE1[name][0], "paper top-5": TABLE1[name][1]}
+        for key, r in results.items():
+            if not r.get("applicable"):
+                row[f"{key} top-1"], row[f"{key} top-5"] = "not applicable", ""
+                continue
+            v = r["isolating_cls"].get(str(r["depth"] - 1)) if name == "isolating_cls" else r[name]
+            row[f"{key} top-1"], row[f"{key} top-5"] = (v[0], v[1]) if v else (float("nan"), float("nan"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _sweep_plot(results: dict[str, dict], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(5.5, 3.3))
+    for key, r in results.items():
+        if r.get("applicable"):
+            d = r["depth"]
+            Ls = sorted(int(L) for L in r["isolating_cls"])
+            ax.plot([L / d for L in Ls], [r["isolating_cls"][str(L)][0] for L in Ls], marker="o", label=key)
+    ax.plot([L / 12 for L in CLS_SWEEP], [v[0] for v in CLS_SWEEP.values()], marker="s", ls="--", color="gray",
+            label="paper ViT-B/16")
+    ax.set_xlabel("L / depth (blocks before L see CLS and patches apart)"), ax.set_ylabel("top-1 (%)")
+    ax.set_ylim(0, 100), ax.legend(fontsize=8)
+    save(fig, path)
+
+
+def _heatmap(key: str, r: dict, path: Path) -> None:
+    g = np.asarray(r["patch_grid_top1"])
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    im = ax.imshow(g, cmap="viridis", vmin=0, vmax=max(1.0, float(g.max())))
+    ax.set_xticks([]), ax.set_yticks([]), ax.set_title(f"{key}: top-1 (%) of the head on each patch", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    save(fig, path)
+
+
+def _appendix_f_plot(key: str, curves: pd.DataFrame, path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
+    for layer, g in curves.groupby("layer"):
+        m = g.groupby("fraction")[["count_ratio", "sum_ratio"]].mean()
+        axes[0].plot(m.index, m["count_ratio"], marker=".", label=f"L{layer}")
+        axes[1].plot(m.index, m["sum_ratio"], marker=".", label=f"L{layer}")
+    for ax, t in zip(axes, ("count of active patches (Fig. 63)", "sum of active activations (Fig. 64)")):
+        ax.plot([0, 1], [1, 0], color="gray", ls=":", lw=1)
+        ax.set_xlabel("fraction of active patches blacked out"), ax.set_ylabel("after / before"), ax.set_title(t, fontsize=9)
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.suptitle(key, fontsize=9)
+    save(fig, path)
+
+
+def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Section | None:
+    """Table 1 with the paper's values, the L sweep, the per-patch heat map and Appendix F."""
+    base = data_dir / "token_mixing"
+    keys = [k for k in params.token_mixing.models if (base / k / "probes.json").exists()]
+    if not keys:
+        return None
+    results = {k: json.loads((base / k / "probes.json").read_text()) for k in keys}
+    blocks = [Para("Probes as in the authors' code: the final norm is applied to all tokens before any head. "
+                   "Isolating CLS at L runs blocks below L on the CLS token alone and on the patch tokens alone, "
+                   "and blocks from L on jointly (L = 0 is the natural forward; L = depth means the CLS token never "
+                   "sees the image). Table 1's isolating row is L = depth - 1."),
+              Table(_table1(results), "Table 1. " + TABLE1_NOTE)]
+    sweep = []
+    for k, r in results.items():
+        if r.get("applicable"):
+            for L, v in sorted(r["isolating_cls"].items(), key=lambda kv: int(kv[0])):
+                p = CLS_SWEEP.get(round(int(L) * 12 / r["depth"])) if r["depth"] else None
+                sweep.append({"model": k, "L": int(L), "L / depth": int(L) / r["depth"], "top-1": v[0], "top-5": v[1],
+                              "paper top-1 at same L/depth": p[0] if p and (int(L) * 12) % r["depth"] == 0 else ""})
+    if sweep:
+        blocks.append(Table(pd.DataFrame(sweep), "Isolating-CLS sweep over L; the paper's ViT-B/16 value where "
+                                                 "L/depth matches one of its 12 blocks."))
+        _sweep_plot(results, out / "figures" / "cls_sweep.png")
+        blocks.append(Figure("figures/cls_sweep.png", "Top-1 against the first block where CLS and patches mix."))
+    metrics["token_mixing"] = {}
+    for k, r in results.items():
+        if not r.get("applicable"):
+            continue
+        _heatmap(k, r, out / "figures" / f"patch_head_{k}.png")
+        blocks.append(Figure(f"figures/patch_head_{k}.png", f"Fig. 7: {k}, top-1 of the classifier applied to each "
+                                                            "patch token alone, on the patch grid."))
+        metrics["token_mixing"][k] = {"natural_top1": r["natural"][0], "patch_average_top1": r["patch_average"][0],
+                                      "patch_maximum_top1": r["patch_maximum"][0],
+                                      "isolating_cls_top1": r["isolating_cls"].get(str(r["depth"] - 1), [None])[0]}
+        af_path = base / k / "appendix_f.csv"
+        if af_path.exists() and af_path.stat().st_size > 1:
+            curves = pd.read_csv(af_path)
+            if len(curves):
+                meta = json.loads((base / k / "appendix_f.json").read_text())
+                _appendix_f_plot(k, curves, out / "figures" / f"appendix_f_{k}.png")
+                blocks.append(Para(
+                    f"Appendix F for {k} (our reconstruction; the repo has no code for it): a patch is active where "
+                    f"the raw activation exceeds {meta['threshold']}; all inactive patches of the top exemplar are "
+                    "blacked out (the baseline), then a random fraction of the active ones. Linear curves mean each "
+                    "patch's activation depends on its own content, i.e. spatial information is preserved. "
+                    f"{meta['skipped_no_active']} feature/exemplar pairs had no active patch and were skipped."))
+                blocks.append(Figure(f"figures/appendix_f_{k}.png", "Fig. 63/64: active-patch count and sum after "
+                                     "blacking out a fraction of the active patches (dotted: exactly linear)."))
+                blocks.append(Table(pd.DataFrame(meta["layers"]), "Linearity per block: R² of a line fit of the "
+                                                                 "count and sum ratios against the fraction.",
+                                    floatfmt="{:.3f}"))
+                for row in meta["layers"]:
+                    metrics["token_mixing"][k][f"appendix_f_r2_sum_L{row['layer']}"] = row["r2_sum"]
+    return Section("Token mixing: Table 1, Fig. 7, Appendix F", blocks)
