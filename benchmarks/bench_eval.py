@@ -21,7 +21,7 @@ from vitviz.prepare import prepare_dataset
 from vitviz.runner import setup_logging
 from vitviz.zoo import load_model, save_model
 
-log = logging.getLogger("bench_eval")
+log = logging.getLogger("vitviz.bench_eval")
 
 
 def fixture(tmp: Path) -> tuple[Path, Path]:

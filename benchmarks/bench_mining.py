@@ -21,7 +21,7 @@ from vitviz.selection import candidate_sites
 from vitviz.visualize import pick_device
 from vitviz.zoo import LoadedModel, load_model
 
-log = logging.getLogger("bench_mining")
+log = logging.getLogger("vitviz.bench_mining")
 
 
 def peak(device) -> float:

@@ -19,7 +19,7 @@ from vitviz.runner import setup_logging
 from vitviz.visualize import Target, VisSettings, pick_device, visualize
 from vitviz.zoo import LoadedModel, eval_transform, load_model
 
-log = logging.getLogger("bench_visualize")
+log = logging.getLogger("vitviz.bench_visualize")
 
 
 def random_loaded(name: str, key: str, size: int, **kw) -> LoadedModel:

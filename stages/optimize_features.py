@@ -16,7 +16,9 @@ def main() -> None:
     loaded = load_model(f"{args.data}/models/{args.key}", device)
     sel = cfg.select
     index = read_index(f"{args.data}/dataset") if sel.rule == "top_mean" else None
-    targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, sel.explicit, index,
+    own = cfg.per_model.get(args.key)
+    explicit = own.features if own is not None and own.features else sel.explicit
+    targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, explicit, index,
                              sel.split, sel.limit, sel.seed, sel.attn_layers)
     settings = settings_for(cfg, args.key)
     results = visualize(loaded, targets, settings, seed=cfg.seed, device=device)

@@ -87,3 +87,20 @@ def test_stage_exits_2_and_writes_nothing(tmp_path):
     assert "prepare_data.synthetic.classes: expected an integer, got 'ten'" in r.stderr
     assert "report.colour: unknown key" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_every_param_dvc_tracks_is_in_every_shipped_config():
+    import re
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    keys = set()
+    for st in stages.values():
+        body = st.get("do", st)
+        keys |= {k for k in body.get("params", []) if isinstance(k, str)}
+    for path in [REPO / "params.yaml", *sorted((REPO / "configs").glob("*.yaml"))]:
+        cfg = yaml.safe_load(path.read_text())
+        for key in keys:
+            node = cfg
+            for part in re.sub(r"\$\{key\}", "vit_demo" if "models" in cfg and "vit_demo" in cfg["models"]
+                               else next(iter(cfg["models"])), key).split("."):
+                assert isinstance(node, dict) and part in node, f"{path.name}: {key} missing"
+                node = node[part]

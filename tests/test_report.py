@@ -17,3 +17,13 @@ def test_markdown_and_html_twins(tmp_path):
     assert "<td>91.23</td>" in html and "<b>high</b>" in html and "<code>vit</code>" in html
     assert "data:image/png;base64," in html and "http" not in html.replace("http-equiv", "")
     assert "id='models-data'" in html
+
+
+def test_deviations_of_the_shipped_configs():
+    from conftest import REPO
+    from vitviz.config import load_params
+    from vitviz.report.deviations_section import deviations
+    demo = " ".join(deviations(load_params(REPO / "params.yaml")))
+    assert "synthetic ImageNet" in demo and "steps = 100" in demo and "vit_demo" in demo
+    assert "mask_eval.split = val" in demo
+    assert deviations(load_params(REPO / "configs" / "paper.yaml")) == []

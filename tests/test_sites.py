@@ -88,3 +88,15 @@ def test_unsupported_family_is_named():
         list_sites(torch.nn.Linear(2, 2))
     with pytest.raises(SiteError, match="no transformer FFN"):
         list_sites(timm.create_model("resnet10t"))
+
+
+def test_open_clip_qkv_follows_the_model_when_it_moves():
+    model = open_clip.create_model("ViT-B-32", pretrained=None, embed_dim=16,
+                                   vision_cfg={"image_size": 32, "layers": 1, "width": 32, "patch_size": 16,
+                                               "head_width": 16},
+                                   text_cfg={"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 1,
+                                             "layers": 1}).eval()
+    q = list_sites(model)["blocks.0.attn.q"]
+    model.double()   # .to() replaces parameter tensors; the site must read the live ones
+    out = q.project(torch.randn(1, 5, 32, dtype=torch.float64))
+    assert out.dtype == torch.float64 and out.shape == (1, 5, 32)

@@ -119,3 +119,37 @@ def test_file_source_and_sha_check(tmp_path):
 def test_missing_local_file_is_named(tmp_path):
     with pytest.raises(ModelSourceError, match="checkpoint file not found"):
         fetch(entry(source="timm", name="resnet10t", file=str(tmp_path / "none.pth")), "r")
+
+
+def lukemelas_checkpoint(timm_model) -> dict:
+    """A checkpoint in PyTorch-Pretrained-ViT's names, written independently of the converter from its
+    module layout (patch_embedding, class_token, positional_embedding, transformer.blocks[i].attn.proj_q/k/v,
+    .proj, .norm1, .pwff.fc1/fc2, .norm2, norm, fc)."""
+    sd = timm_model.state_dict()
+    out = {"patch_embedding.weight": sd["patch_embed.proj.weight"], "patch_embedding.bias": sd["patch_embed.proj.bias"],
+           "class_token": sd["cls_token"], "positional_embedding.pos_embedding": sd["pos_embed"],
+           "norm.weight": sd["norm.weight"], "norm.bias": sd["norm.bias"], "fc.weight": sd["head.weight"],
+           "fc.bias": sd["head.bias"]}
+    for i in range(len(timm_model.blocks)):
+        b, t = f"blocks.{i}", f"transformer.blocks.{i}"
+        w, bias = sd[f"{b}.attn.qkv.weight"].chunk(3), sd[f"{b}.attn.qkv.bias"].chunk(3)
+        for j, k in enumerate("qkv"):
+            out[f"{t}.attn.proj_{k}.weight"], out[f"{t}.attn.proj_{k}.bias"] = w[j], bias[j]
+        for src, dst in (("attn.proj", "proj"), ("norm1", "norm1"), ("norm2", "norm2"), ("mlp.fc1", "pwff.fc1"),
+                         ("mlp.fc2", "pwff.fc2")):
+            out[f"{t}.{dst}.weight"], out[f"{t}.{dst}.bias"] = sd[f"{b}.{src}.weight"], sd[f"{b}.{src}.bias"]
+    return out
+
+
+def test_lukemelas_converter_through_the_url_source(tmp_path):
+    src = timm.create_model("vit_base_patch32_384", img_size=64, depth=2, num_classes=10).eval()
+    cache = tmp_path / "dl"
+    cache.mkdir()
+    torch.save(lukemelas_checkpoint(src), cache / "B_32_imagenet1k.pth")   # as if downloaded before
+    url = "https://github.com/lukemelas/PyTorch-Pretrained-ViT/releases/download/0.0.2/B_32_imagenet1k.pth"
+    model, spec = fetch(entry(source="url", library="timm", name="vit_base_patch32_384", url=url,
+                              convert="lukemelas_vit", kwargs={"img_size": 64, "depth": 2}), "b32",
+                        cache_dir=cache)
+    assert same_weights(model, src) and spec.num_classes == 10
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(model(x), src(x))

@@ -142,3 +142,14 @@ def test_optimising_a_redness_feature_makes_the_image_red():
     img = r.image.astype(float) / 255
     assert img[..., 0].mean() > 0.95
     assert r.objective_final > r.objective_start
+
+
+def test_per_feature_tv_weight_is_used():
+    lm = tiny_loaded()
+    base = VisSettings(steps=8, augment=AugmentConfig(copies=2, jitter=1))
+    heavy = VisSettings(steps=8, augment=AugmentConfig(copies=2, jitter=1), tv_features={"blocks.0.ffn:4": 50.0})
+    assert heavy.tv_for("blocks.0.ffn", 4) == 50.0 and heavy.tv_for("blocks.0.ffn", 5) == 0.004
+    a, b = visualize(lm, [Target("blocks.0.ffn", 4), Target("blocks.0.ffn", 5)], base)
+    c, d = visualize(lm, [Target("blocks.0.ffn", 4), Target("blocks.0.ffn", 5)], heavy)
+    assert c.tv_final < a.tv_final                       # the heavily regularised feature is smoother
+    assert np.abs(b.image.astype(int) - d.image.astype(int)).max() <= 1   # the other one is untouched

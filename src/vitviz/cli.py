@@ -71,6 +71,17 @@ def _visualize(args: argparse.Namespace) -> None:
                  r.objective_final, path)
 
 
+def _doctor(args: argparse.Namespace) -> None:
+    import sys
+
+    from .config import load_params
+    from .doctor import format_table, run_doctor
+    checks = run_doctor(load_params(args.config), args.timeout)
+    print(format_table(checks))  # the table is the command's output
+    if any(c.status == "missing" for c in checks):
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `vitviz` console script."""
     ap = argparse.ArgumentParser(prog="vitviz", description="What do vision transformers learn?")
@@ -97,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     z.add_argument("--seed", type=int)
     z.add_argument("--device")
     z.set_defaults(fn=_visualize)
+    d = sub.add_parser("doctor", help="check, without downloading, what a configuration needs; print what to do")
+    d.add_argument("--config", default="params.yaml")
+    d.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the model hub")
+    d.set_defaults(fn=_doctor)
     args = ap.parse_args(argv)
     run(lambda: args.fn(args))
 

@@ -90,6 +90,7 @@ class ModelEntry:
     file: str | None = opt(None, help="local checkpoint file")
     url: str | None = None
     sha256: str | None = None
+    convert: Literal["lukemelas_vit"] | None = opt(None, help="converter of a file/url checkpoint into the library's names")
     kind: Literal["vit", "cnn"] | None = opt(None, help="family for the report; detected when unset")
     kwargs: dict[str, Any] = opt(factory=dict)
     preprocess: PreprocessConfig = opt(factory=PreprocessConfig)
@@ -141,6 +142,8 @@ class ModelOverride:
     lr: float | None = opt(None, min=0.0)
     tv_weight: float | None = opt(None, min=0.0)
     jitter: int | None = opt(None, min=0)
+    tv_features: dict[str, float] = opt(factory=dict, help="per-feature TV weight, {'<site>:<feature>': weight}")
+    features: dict[str, list[int]] = opt(factory=dict, help="this model's {site: [features]} for rule explicit")
 
 
 @dataclass

@@ -48,7 +48,8 @@ def normalized_auc(cutoffs: list[float], acc: list[float], clean: float) -> floa
     c, a = c[order], a[order]
     if len(c) < 2 or clean <= 0:
         return float("nan")
-    return float(np.trapezoid(a, c) / (clean * (c[-1] - c[0])))
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
+    return float(trapezoid(a, c) / (clean * (c[-1] - c[0])))
 
 
 @torch.no_grad()

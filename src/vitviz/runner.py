@@ -30,9 +30,8 @@ def model_stage_args(description: str, out_default: str) -> argparse.Namespace:
 
 def setup_logging(level: int = logging.INFO) -> None:
     """Log to stderr with timestamps; quiet the chatty libraries."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    for name in ("PIL", "matplotlib", "urllib3", "filelock", "huggingface_hub", "timm"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("vitviz").setLevel(level)  # libraries (open_clip logs to the root logger) stay at WARNING
 
 
 def run(main: Callable[[], object]) -> None:

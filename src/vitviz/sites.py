@@ -143,6 +143,15 @@ def _timm_prefix(model: nn.Module, family: str, block_path: str, layer: int) -> 
     return 0  # Swin, Twins: no prefix tokens
 
 
+def _in_proj(attn: nn.Module, i: int, d: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Part i (q, k or v) of nn.MultiheadAttention's input projection, read from the live weights at call time
+    (so it follows the model across devices and dtypes)."""
+    def project(x: torch.Tensor) -> torch.Tensor:
+        b = attn.in_proj_bias[i * d:(i + 1) * d] if attn.in_proj_bias is not None else None
+        return nn.functional.linear(x, attn.in_proj_weight[i * d:(i + 1) * d], b)
+    return project
+
+
 def _open_clip_sites(model: nn.Module) -> list[Site]:
     visual = getattr(model, "visual", model)
     prefix_path = "visual." if visual is not model else ""
@@ -160,10 +169,8 @@ def _open_clip_sites(model: nn.Module) -> list[Site]:
         sites.append(Site(f"blocks.{layer}.attn.in", "attn.in", layer, f"{base}.ln_1", base, d, 1))
         attn = blk.attn
         for i, k in enumerate(("q", "k", "v")):
-            w = attn.in_proj_weight[i * d:(i + 1) * d]
-            b = attn.in_proj_bias[i * d:(i + 1) * d] if attn.in_proj_bias is not None else None
             sites.append(Site(f"blocks.{layer}.attn.{k}", f"attn.{k}", layer, f"{base}.ln_1", base, d, 1,
-                              project=lambda x, w=w, b=b: nn.functional.linear(x, w, b), heads=attn.num_heads))
+                              project=_in_proj(attn, i, d), heads=attn.num_heads))
     return sites
 
 

@@ -204,6 +204,9 @@ def _checkpoint(entry: ModelEntry, timeout: float, cache_dir: Path) -> tuple[nn.
     kwargs = {k: v for k, v in entry.kwargs.items() if k != "num_classes"}
     spec = ModelSpec(key="", library=entry.lib, name=entry.name, kwargs=kwargs)
     sd = _load_state_dict(path)
+    if entry.convert:
+        from .convert import CONVERTERS
+        sd = CONVERTERS[entry.convert](sd)
     from .zoo import build_architecture
     spec.num_classes = int(entry.kwargs.get("num_classes", _head_size(sd)))
     model = build_architecture(spec)

@@ -42,6 +42,11 @@ class VisSettings:
     reduce: str = "mean"
     batch_features: int = 16
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    tv_features: dict[str, float] = field(default_factory=dict)   # '<site>:<feature>' -> TV weight
+
+    def tv_for(self, site: str, feature: int) -> float:
+        """The TV weight of one feature (the paper picks v per feature for some figures)."""
+        return self.tv_features.get(f"{site}:{feature}", self.tv_weight)
 
 
 @dataclass
@@ -97,6 +102,7 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps, eta_min=0.0)
     deepest = max(sites, key=lambda s: s.layer).block
     copies = cfg.augment.copies
+    tv_w = torch.tensor([cfg.tv_for(s.name, c) for s, c in zip(sites, channels)], device=device)
     with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
         def clean_objective() -> torch.Tensor:
             with torch.no_grad():
@@ -108,7 +114,7 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
             aug = augment_batch(x, gens, step, cfg.steps, cfg.augment)
             obj = objectives(rec.run(forward, norm(aug)), sites, channels, copies, cfg.reduce)
             tv = total_variation(aug).view(len(sites), copies).mean(dim=1)
-            per_feature = -obj + cfg.tv_weight * tv
+            per_feature = -obj + tv_w * tv
             loss = per_feature.sum()
             losses.append(per_feature.detach())
             opt.zero_grad(set_to_none=True)
@@ -133,7 +139,8 @@ def settings_for(cfg, key: str) -> VisSettings:
     aug = AugmentConfig(copies=cfg.copies, shift_bound=cfg.shift_bound, scale_bound=cfg.scale_bound,
                         noise_std=cfg.noise_std, jitter=pick("jitter"))
     return VisSettings(steps=cfg.steps, lr=pick("lr"), betas=tuple(cfg.betas), eps=cfg.eps,
-                       tv_weight=pick("tv_weight"), reduce=cfg.reduce, batch_features=cfg.batch_features, augment=aug)
+                       tv_weight=pick("tv_weight"), reduce=cfg.reduce, batch_features=cfg.batch_features, augment=aug,
+                       tv_features=dict(o.tv_features) if o is not None else {})
 
 
 def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed: int = 0,

@@ -11,6 +11,7 @@ from ..atomic import atomic_path
 from ..config import Params
 from ..imagenet import read_index
 from .document import render_html, render_markdown
+from .deviations_section import deviations_section
 from .exemplars_section import exemplars_section
 from .features_section import features_section
 from .robustness_section import robustness_section
@@ -41,6 +42,7 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
         metrics: dict = {}
         sections = [
             provenance_section(params, params_file, git_revision()),
+            deviations_section(params),
             dataset_section(index, data_dir / "dataset", params, tmp, metrics),
             models_section(params, data_dir / "models", tmp, metrics),
             features_section(params, data_dir / "features", tmp, metrics),

@@ -85,7 +85,9 @@ def robustness_section(params: Params, index: DatasetIndex, data_dir: Path, out:
             f"Masking as the authors' code does it: on the **{m.split}** images that have a box of their class, the "
             f"true-class boxes are filled ({m.fill}) at the original resolution, before the model's resize and "
             "centre crop; 'foreground only' fills everything outside the boxes. Foreground and background "
-            "accuracy are given as a percentage of the full-image accuracy (the paper's normalisation)."))
+            "accuracy are given as a percentage of the full-image accuracy (the paper's normalisation). Images "
+            "without a box of their class are excluded: "
+            + ", ".join(f"{k} {r['excluded_without_box']}" for k, r in masks.items()) + "."))
         blocks.append(Table(_mask_table(masks, 5), "Table 2 (top-5). " + MASKING_NOTE))
         blocks.append(Table(_mask_table(masks, 1), "Table 3 (top-1)."))
         name = _example(params, index, data_dir, out)
@@ -98,7 +100,8 @@ def robustness_section(params: Params, index: DatasetIndex, data_dir: Path, out:
         blocks.append(Para(
             f"Low-pass filtering (Fig. 16): the paper gives no filter, so this is our documented choice: an "
             f"{lp.filter} circular 2-D FFT low-pass per channel on the [0, 1] pixels of the preprocessed crop, "
-            "before normalisation, clamped back to [0, 1]; the cutoff is a fraction of Nyquist. The summary is the "
+            "before normalisation, clamped back to [0, 1]; the cutoff is a fraction of Nyquist at each model's own "
+            "input resolution. The summary is the "
             "area under the accuracy curve over the cutoff range, divided by the clean accuracy (1 = no loss)."))
         cut = pd.DataFrame([{"model": k, "kind": r["kind"], "clean": r["clean_top1"],
                              **{f"{p['cutoff']:g}": p["top1"] for p in r["curve"]},

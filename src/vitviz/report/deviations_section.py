@@ -1,0 +1,75 @@
+"""Report section listing where the active configuration departs from the paper, and the method choices."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..config import Params
+from .document import Para, Section, Table
+
+PAPER_MODELS = {("timm", "vit_base_patch16_384"), ("timm", "vit_base_patch32_384"), ("timm", "vit_large_patch16_384"),
+                ("timm", "vit_large_patch32_384"), ("open_clip", "ViT-B-16"), ("open_clip", "ViT-B-32"),
+                ("torchvision", "resnet50"), ("torchvision", "resnet152"), ("torchvision", "mobilenet_v2"),
+                ("torchvision", "densenet121")}
+
+DECISIONS = [
+    ("feature", "output of the FFN activation (GELU; QuickGELU for OpenAI CLIP), one channel", "paper and code agree"),
+    ("objective", "mean over patch tokens (prefix tokens excluded), averaged over copies",
+     "the paper writes a sum; the code takes the mean (a constant factor)"),
+    ("objective/TV balance", "loss = -objective + 0.004 v TV",
+     "the code's .diag() divides the objective by 8; folded into the TV weight (same optimisation)"),
+    ("noise", "one offset per copy and channel, std 0.5 falling linearly to 0",
+     "the paper says Gaussian smoothing per pixel; the code adds per-channel offsets"),
+    ("jitter", "one circular shift for all copies", "the code"),
+    ("seeds", "one seed per (model, site, feature) from the params seed", "the code seeds with the feature index"),
+    ("exemplars", "top-k by the mean over patch tokens; ties to the lower image index", "the code keeps k = 1"),
+    ("isolating CLS", "blocks < L on CLS alone and patches alone; final norm on all tokens before the head",
+     "the code"),
+    ("patch head", "the head on each normed patch token; Patch Average/Maximum over the grid",
+     "inferred: the repo has one patch's script only"),
+    ("masking", "true-class boxes filled at original resolution before resize and crop", "the code"),
+    ("masking set", "images with no box of their class are excluded (and counted)",
+     "the code keeps annotated images without a true-class box, with an all-black foreground"),
+    ("low-pass", "ideal circular FFT low-pass on the [0, 1] crop before normalisation; the cutoff is relative to "
+                 "each model's input resolution (384 px ViTs keep more cycles per image than 224 px CNNs)",
+     "ours: no code exists"),
+    ("Appendix F", "threshold on raw activations; inactive patches blacked out first", "ours: no code exists"),
+]
+
+
+def deviations(params: Params) -> list[str]:
+    """Where the active configuration differs from the paper's setup."""
+    out = []
+    if params.prepare_data.source == "synthetic":
+        out.append("Dataset: the embedded synthetic ImageNet look-alike, not ImageNet; numbers are not comparable "
+                   "with the paper's, only their direction is.")
+    others = [k for k, e in params.models.items() if (e.lib, e.name) not in PAPER_MODELS or e.source == "train"]
+    if others:
+        out.append(f"Models not in the paper: {', '.join(others)}.")
+    o = params.optimize_features
+    for name, paper in (("steps", 400), ("copies", 8), ("jitter", 32)):
+        if o.models and getattr(o, name) != paper:
+            out.append(f"optimize_features.{name} = {getattr(o, name)} (the paper: {paper}).")
+    if o.models and o.select.rule != "explicit":
+        out.append(f"Visualised features chosen by rule '{o.select.rule}'; the paper's figures use hand-picked "
+                   "features (configs/paper.yaml lists them).")
+    m = params.mine_exemplars
+    if m.models and m.k not in (1, 20):
+        out.append(f"mine_exemplars.k = {m.k} (the paper keeps 1, and 20 for Fig. 2 and 11).")
+    if params.mask_eval.models and params.mask_eval.split != "train":
+        out.append(f"mask_eval.split = {params.mask_eval.split} (the paper: ImageNet train images with boxes).")
+    if params.mask_eval.models and params.mask_eval.fill != "black":
+        out.append(f"mask_eval.fill = {params.mask_eval.fill} (the paper: black).")
+    if params.token_mixing.models and params.token_mixing.appendix_f.threshold != 0.5:
+        out.append(f"Appendix F threshold {params.token_mixing.appendix_f.threshold} (the paper: 0.5).")
+    return out
+
+
+def deviations_section(params: Params) -> Section:
+    """The deviations of this configuration, and the method decisions in force."""
+    devs = deviations(params)
+    blocks = [Para("This configuration departs from the paper in: " + " ".join(devs) if devs else
+                   "This configuration follows the paper's setup.")]
+    blocks.append(Table(pd.DataFrame(DECISIONS, columns=["topic", "what this project does", "source"]),
+                        "Method decisions: where the paper's text and the authors' code disagree, the code is "
+                        "followed; where no code exists, the choice is ours and labelled so."))
+    return Section("Deviations from the paper", blocks)
