@@ -1,19 +1,12 @@
 """Stage lowpass_eval@<key>: top-1 against the low-pass cutoff (Fig. 16)."""
 from vitviz.atomic import write_json
-from vitviz.config import load_params
-from vitviz.imagenet import read_index
 from vitviz.lowpass import lowpass_eval
-from vitviz.runner import model_stage_args, run
-from vitviz.visualize import pick_device
-from vitviz.zoo import load_model
+from vitviz.runner import model_stage, run
 
 
 def main() -> None:
-    args = model_stage_args(__doc__, "{data}/lowpass_eval/{key}.json")
-    cfg = load_params(args.params).lowpass_eval
-    device = pick_device(cfg.device)
-    loaded = load_model(f"{args.data}/models/{args.key}", device)
-    result = lowpass_eval(loaded, read_index(f"{args.data}/dataset"), cfg.split, list(cfg.cutoffs), cfg.filter,
+    args, cfg, device, loaded, index = model_stage(__doc__, "{data}/lowpass_eval/{key}.json", "lowpass_eval")
+    result = lowpass_eval(loaded, index, cfg.split, list(cfg.cutoffs), cfg.filter,
                           cfg.limit, cfg.batch_size, device)
     write_json(args.out, {"model": args.key, "kind": loaded.spec.kind, **result})
 

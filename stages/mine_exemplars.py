@@ -1,23 +1,15 @@
 """Stage mine_exemplars@<key>: top-k exemplars of every feature, their activation maps, and spatial locality."""
 from vitviz.atomic import atomic_path
 from vitviz.concepts import concept_labels, load_vocabulary
-from vitviz.config import load_params
 from vitviz.exemplar_store import write_exemplars
-from vitviz.imagenet import read_index
 from vitviz.locality import locality_table
 from vitviz.mining import activation_maps, mine
-from vitviz.runner import model_stage_args, run
+from vitviz.runner import model_stage, run
 from vitviz.selection import candidate_sites
-from vitviz.visualize import pick_device
-from vitviz.zoo import load_model
 
 
 def main() -> None:
-    args = model_stage_args(__doc__, "{data}/exemplars/{key}")
-    cfg = load_params(args.params).mine_exemplars
-    device = pick_device(cfg.device)
-    loaded = load_model(f"{args.data}/models/{args.key}", device)
-    index = read_index(f"{args.data}/dataset")
+    args, cfg, device, loaded, index = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars")
     sites = candidate_sites(loaded, list(cfg.kinds), None)
     result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, cfg.num_workers,
                   device)

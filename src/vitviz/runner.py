@@ -28,6 +28,19 @@ def model_stage_args(description: str, out_default: str) -> argparse.Namespace:
     return args
 
 
+def model_stage(description: str, out_default: str, section: str):
+    """Arguments, the params section, device, model and dataset index of a per-model stage script."""
+    from .config import load_params
+    from .imagenet import read_index
+    from .visualize import pick_device
+    from .zoo import load_model
+    args = model_stage_args(description, out_default)
+    cfg = getattr(load_params(args.params), section)
+    device = pick_device(cfg.device)
+    loaded = load_model(f"{args.data}/models/{args.key}", device)
+    return args, cfg, device, loaded, read_index(f"{args.data}/dataset")
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Log to stderr with timestamps; quiet the chatty libraries."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)

@@ -93,3 +93,30 @@ def appendix_f(loaded: LoadedModel, sites: dict[str, Site], targets: list[tuple[
                 continue
             rows += [{"site": site_name, "layer": site.layer, "feature": feature, "exemplar": ex, **c} for c in curve]
     return pd.DataFrame(rows), skipped
+
+
+def appendix_f_for_model(loaded: LoadedModel, index, features, exemplars, threshold: float, fractions: list[float],
+                         repeats: int, n_exemplars: int, seed: int,
+                         device: str | torch.device = "cpu") -> tuple[pd.DataFrame, list[dict], int]:
+    """Appendix F over a model's visualised FFN features (a features table) and their top exemplars.
+
+    Returns the raw curves, a per-block summary (features, R² of the count and sum curves), and the skip count.
+    """
+    from .imagenet import load_rgb
+    from .sites import list_sites
+    from .zoo import eval_transform
+    feats = features[features["kind"] == "ffn"]
+    targets = [(r.site, int(r.feature), exemplars.top(r.site, int(r.feature))[0][:n_exemplars])
+               for r in feats.itertuples()]
+    raw = eval_transform(loaded.spec, normalize=False)
+    df = index.split(exemplars.meta["split"])
+
+    def crops_of(row: int) -> torch.Tensor:
+        return raw(load_rgb(index.image_path(df["path"].iloc[row]))).to(device)
+
+    curves, skipped = appendix_f(loaded, list_sites(loaded.model), targets, crops_of, threshold, fractions, repeats,
+                                 seed)
+    summary = [{"layer": int(layer), "features": int(g["feature"].nunique()),
+                "r2_count": linearity(g, "count_ratio"), "r2_sum": linearity(g, "sum_ratio")}
+               for layer, g in curves.groupby("layer")] if len(curves) else []
+    return curves, summary, skipped
