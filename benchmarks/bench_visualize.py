@@ -1,7 +1,7 @@
 """Feature visualisation speed.
 
 1. Features per minute, batched against one at a time, on the demo ViT (data/models/vit_demo, or a random
-   model of the same shape), same steps, in one run; printed as a ratio.
+   model of the same shape), same features of its last block, same steps, in one run; printed as a ratio.
 2. Seconds per feature at the paper's setting (400 steps, 8 copies) for timm ViT-B/16 at 224 (random
    weights: speed does not depend on them): a few steps are timed and extrapolated to 400.
 """
@@ -52,7 +52,7 @@ def main() -> None:
         "vit_tiny_patch16_224", "vit_demo", 64, img_size=64, patch_size=8, embed_dim=128, depth=6, num_heads=4)
     layers = max(int(n.split(".")[1]) for n, _ in loaded.model.named_modules() if n.startswith("blocks.")
                  and n.count(".") == 1) + 1
-    targets = [Target(f"blocks.{i % layers}.ffn", i) for i in range(args.features)]
+    targets = [Target(f"blocks.{layers - 1}.ffn", i) for i in range(args.features)]  # like for like: one depth
     aug = AugmentConfig(copies=args.copies, jitter=8)
     batched = VisSettings(steps=args.steps, batch_features=args.features, augment=aug)
     single = VisSettings(steps=args.steps, batch_features=1, augment=aug)

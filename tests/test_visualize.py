@@ -100,8 +100,10 @@ def test_loss_decreases_and_objective_rises():
 
 def test_batched_equals_one_at_a_time():
     lm = tiny_loaded()
-    targets = [Target("blocks.0.ffn", 3), Target("blocks.2.attn.k", 7), Target("blocks.1.ffn", 30)]
-    cfg = VisSettings(steps=6, augment=AugmentConfig(copies=3, jitter=3), batch_features=3)
+    # three targets of block 2 (two sites) share one batch; the block-0 target gets its own, shallower one
+    targets = [Target("blocks.2.ffn", 3), Target("blocks.2.attn.k", 7), Target("blocks.0.ffn", 5),
+               Target("blocks.2.ffn", 30)]
+    cfg = VisSettings(steps=6, augment=AugmentConfig(copies=3, jitter=3), batch_features=4)
     batched = visualize(lm, targets, cfg)
     cfg.batch_features = 1
     single = visualize(lm, targets, cfg)

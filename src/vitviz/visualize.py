@@ -155,8 +155,17 @@ def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed
     order = sorted(range(len(targets)), key=lambda i: (all_sites[targets[i].site].layer, i))
     results: list[FeatureResult | None] = [None] * len(targets)
     n = cfg.batch_features
-    for b in range(0, len(order), n):
-        idx = order[b:b + n]
+    batches = []  # never mix layers in a batch, so each forward stops as early as its targets allow
+    for i in order:
+        if batches and len(batches[-1]) < n and all_sites[targets[batches[-1][0]].site].layer == \
+                all_sites[targets[i].site].layer:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    done = 0
+    for idx in batches:
+        b = done
+        done += len(idx)
         sites = [all_sites[targets[i].site] for i in idx]
         t0 = time.perf_counter()
         out = _run_batch(loaded, sites, [targets[i].feature for i in idx], [seeds[i] for i in idx], cfg, device,
