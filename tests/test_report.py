@@ -14,7 +14,7 @@ def test_markdown_and_html_twins(tmp_path):
     md = render_markdown("T", secs)
     assert "## Models & data" in md and "| vit | 91.23 |" in md and "![A red square.](figures/a.png)" in md
     html = render_html("T", secs, tmp_path)
-    assert "<td>91.23</td>" in html and "<b>high</b>" in html and "<code>vit</code>" in html
+    assert "<td class=n>91.23</td>" in html and "<b>high</b>" in html and "<code>vit</code>" in html
     assert "data:image/png;base64," in html and "http" not in html.replace("http-equiv", "")
     assert "id='models-data'" in html
 

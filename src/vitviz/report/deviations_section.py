@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..config import Params
-from .document import Para, Section, Table
+from .document import Bullets, Para, Section, Table
 
 PAPER_MODELS = {("timm", "vit_base_patch16_384"), ("timm", "vit_base_patch32_384"), ("timm", "vit_large_patch16_384"),
                 ("timm", "vit_large_patch32_384"), ("open_clip", "ViT-B-16"), ("open_clip", "ViT-B-32"),
@@ -67,8 +67,8 @@ def deviations(params: Params) -> list[str]:
 def deviations_section(params: Params) -> Section:
     """The deviations of this configuration, and the method decisions in force."""
     devs = deviations(params)
-    blocks = [Para("This configuration departs from the paper in: " + " ".join(devs) if devs else
-                   "This configuration follows the paper's setup.")]
+    blocks = [Para("This configuration departs from the paper in:"), Bullets(devs)] if devs else \
+        [Para("This configuration follows the paper's setup.")]
     blocks.append(Table(pd.DataFrame(DECISIONS, columns=["topic", "what this project does", "source"]),
                         "Method decisions: where the paper's text and the authors' code disagree, the code is "
                         "followed; where no code exists, the choice is ours and labelled so."))

@@ -17,6 +17,12 @@ class Para:
 
 
 @dataclass
+class Bullets:
+    """A bulleted list of short texts."""
+    items: list[str]
+
+
+@dataclass
 class Table:
     """A table from a DataFrame, with an optional caption."""
     df: pd.DataFrame
@@ -63,6 +69,8 @@ def render_markdown(title: str, sections: list[Section]) -> str:
         for b in s.blocks:
             if isinstance(b, Para):
                 out += [b.text, ""]
+            elif isinstance(b, Bullets):
+                out += [f"- {item}" for item in b.items] + [""]
             elif isinstance(b, Table):
                 if b.caption:
                     out += [f"*{b.caption}*", ""]
@@ -79,7 +87,7 @@ def render_markdown(title: str, sections: list[Section]) -> str:
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em;
-text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}
+text-align:left}td.n{text-align:right}th{background:#f3f3f3}figure{margin:1em 0}
 img{max-width:100%}figcaption{font-size:.9em;color:#555}code{background:#f3f3f3;padding:0 .2em}
 nav a{margin-right:1em}caption{caption-side:top;text-align:left;font-style:italic;padding:.3em 0}"""
 
@@ -95,11 +103,15 @@ def render_html(title: str, sections: list[Section], report_dir: str | Path) -> 
         for b in s.blocks:
             if isinstance(b, Para):
                 out.append(f"<p>{_inline_html(b.text)}</p>")
+            elif isinstance(b, Bullets):
+                out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>")
             elif isinstance(b, Table):
                 out.append("<table>" + (f"<caption>{_inline_html(b.caption)}</caption>" if b.caption else ""))
                 out.append("<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in b.df.columns) + "</tr>")
                 for row in b.df.itertuples(index=False):
-                    out.append("<tr>" + "".join(f"<td>{html.escape(_fmt(v, b.floatfmt))}</td>" for v in row) + "</tr>")
+                    out.append("<tr>" + "".join(
+                        f"<td{' class=n' if isinstance(v, (int, float)) and not isinstance(v, bool) else ''}>"
+                        f"{html.escape(_fmt(v, b.floatfmt))}</td>" for v in row) + "</tr>")
                 out.append("</table>")
             elif isinstance(b, Figure):
                 data = base64.b64encode((report_dir / b.path).read_bytes()).decode()

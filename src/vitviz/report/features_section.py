@@ -45,7 +45,7 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
                                 or (k == "lr" and ours[k] == 0.1) else "no"} for k, v in PAPER.items()])
         blocks.append(Para(f"**{key}**: {len(df)} features, selected by rule `{meta['selection']['rule']}` "
                            f"(split {meta['selection']['split']}), {df['seconds'].mean():.2f} s per feature here."))
-        blocks.append(Table(recipe, f"{key}: the recipe used, beside the paper's."))
+        blocks.append(Table(recipe.astype(str), f"{key}: the recipe used, beside the paper's."))
         ffn = df[df["kind"] == "ffn"]
         if len(ffn):
             ranked = ffn.assign(rank=ffn.groupby("layer").cumcount())
