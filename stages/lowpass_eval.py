@@ -1,13 +1,15 @@
 """Stage lowpass_eval@<key>: top-1 against the low-pass cutoff (Fig. 16)."""
 from vitviz.atomic import write_json
 from vitviz.lowpass import lowpass_eval
-from vitviz.runner import model_stage, run
+from vitviz.runner import main_process, model_stage, run
 
 
 def main() -> None:
     args, cfg, device, loaded, index = model_stage(__doc__, "{data}/lowpass_eval/{key}.json", "lowpass_eval")
     result = lowpass_eval(loaded, index, cfg.split, list(cfg.cutoffs), cfg.filter,
                           cfg.limit, cfg.batch_size, device)
+    if not main_process():  # under torchrun, rank 0 writes
+        return
     write_json(args.out, {"model": args.key, "kind": loaded.spec.kind, **result})
 
 

@@ -1,12 +1,14 @@
 """Stage mask_eval@<key>: accuracy on full, foreground-only and background-only images (Tables 2 and 3)."""
 from vitviz.atomic import write_json
 from vitviz.masking import mask_eval
-from vitviz.runner import model_stage, run
+from vitviz.runner import main_process, model_stage, run
 
 
 def main() -> None:
     args, cfg, device, loaded, index = model_stage(__doc__, "{data}/mask_eval/{key}.json", "mask_eval")
     result = mask_eval(loaded, index, cfg.split, cfg.fill, cfg.limit, cfg.batch_size, device)
+    if not main_process():  # under torchrun, rank 0 writes
+        return
     write_json(args.out, {"model": args.key, "kind": loaded.spec.kind, **result})
 
 

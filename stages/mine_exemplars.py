@@ -4,7 +4,7 @@ from vitviz.concepts import concept_labels, load_vocabulary
 from vitviz.exemplar_store import write_exemplars
 from vitviz.locality import locality_table
 from vitviz.mining import activation_maps, mine
-from vitviz.runner import model_stage, run
+from vitviz.runner import main_process, model_stage, run
 from vitviz.selection import candidate_sites
 
 
@@ -20,6 +20,8 @@ def main() -> None:
         c = cfg.concepts
         concepts = concept_labels(loaded, result, index, load_vocabulary(c.vocabulary), c.template, c.top,
                                   cfg.batch_size)
+    if not main_process():  # under torchrun, rank 0 writes
+        return
     with atomic_path(args.out) as tmp:
         write_exemplars(result, maps, locality, tmp, {"model": args.key, "maps_top": cfg.maps_top,
                                                       "locality_fraction": cfg.locality_fraction}, concepts)

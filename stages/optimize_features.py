@@ -3,7 +3,7 @@ from vitviz.atomic import atomic_path
 from vitviz.config import load_params
 from vitviz.feature_store import write_features
 from vitviz.imagenet import read_index
-from vitviz.runner import model_stage_args, run
+from vitviz.runner import main_process, model_stage_args, run
 from vitviz.selection import select_targets
 from vitviz.visualize import pick_device, settings_for, visualize
 from vitviz.zoo import load_model
@@ -22,6 +22,8 @@ def main() -> None:
                              sel.split, sel.limit, sel.seed, sel.attn_layers)
     settings = settings_for(cfg, args.key)
     results = visualize(loaded, targets, settings, seed=cfg.seed, device=device)
+    if not main_process():  # under torchrun, rank 0 writes
+        return
     with atomic_path(args.out) as tmp:
         write_features(results, tmp, args.key, settings, {"rule": sel.rule, "split": sel.split, "limit": sel.limit})
 

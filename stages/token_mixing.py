@@ -2,7 +2,7 @@
 from vitviz.atomic import atomic_path, write_json
 from vitviz.exemplar_store import read_exemplars
 from vitviz.feature_store import read_features
-from vitviz.runner import model_stage, run
+from vitviz.runner import main_process, model_stage, run
 from vitviz.spatial_info import appendix_f_for_model
 from vitviz.token_mixing import cls_probe_error, run_probes
 
@@ -16,6 +16,8 @@ def main() -> None:
         appendix = appendix_f_for_model(loaded, index, read_features(f"{args.data}/features/{args.key}")[0],
                                         read_exemplars(f"{args.data}/exemplars/{args.key}"), af.threshold,
                                         list(af.fractions), af.repeats, af.exemplars, af.seed, device)
+    if not main_process():  # under torchrun, rank 0 writes
+        return
     with atomic_path(args.out) as tmp:
         tmp.mkdir(parents=True)
         write_json(tmp / "probes.json", {"model": args.key, **probes})

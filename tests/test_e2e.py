@@ -110,3 +110,49 @@ def test_exp_run_with_set_param(smoke_repo):
     show = sh(["dvc", "exp", "show", "--md"], dst, env)
     assert "val5" in show and "prepare_data.synthetic.val_per_class" in show
     assert json.loads((dst / "data/dataset/meta.json").read_text())["splits"]["val"]["images"] == 20
+
+
+def test_queue_with_two_workers(smoke_repo):
+    import time
+    dst, env, _ = smoke_repo
+    sh(["git", "add", "-A"], dst, env)
+    sh(["git", "commit", "-qm", "before queue", "--allow-empty"], dst, env)
+    sh(["dvc", "exp", "run", "--queue", "-S", "mask_eval.limit=8,12"], dst, env)
+    sh(["dvc", "queue", "start", "-j", "2"], dst, env)
+    deadline = time.time() + 400
+    while time.time() < deadline:
+        status = sh(["dvc", "queue", "status"], dst, env)
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert status.count("Success") >= 2 and "Failed" not in status, status
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(sh(["dvc", "exp", "show", "--csv"], dst, env))))
+    limits = {r.get("mask_eval.limit") for r in rows}
+    assert {"8", "12"} <= limits, limits
+    images = {r["mask_eval.limit"]: r.get("masking.vit_demo.full_top1") for r in rows}
+    assert images["8"] and images["12"]
+
+
+def test_experiments_travel_through_git_and_dvc_remotes(smoke_repo, tmp_path):
+    dst, env, _ = smoke_repo
+    sh(["git", "init", "-q", "--bare", str(tmp_path / "origin.git")], dst, env)
+    sh(["git", "remote", "add", "origin", str(tmp_path / "origin.git")], dst, env)
+    sh(["dvc", "remote", "add", "-d", "store", str(tmp_path / "dvc-store")], dst, env)
+    sh(["git", "add", "-A"], dst, env)
+    sh(["git", "commit", "-qm", "remote"], dst, env)
+    sh(["git", "push", "-q", "origin", "HEAD:main"], dst, env)
+    sh(["dvc", "push"], dst, env)
+    sh(["dvc", "exp", "run", "-S", "lowpass_eval.limit=8", "-n", "lp8"], dst, env)
+    sh(["dvc", "exp", "push", "origin", "lp8"], dst, env)
+    other = tmp_path / "other"
+    sh(["git", "clone", "-q", "-b", "main", str(tmp_path / "origin.git"), str(other)], tmp_path, env)
+    sh(["dvc", "pull"], other, env)  # a second machine gets the outputs instead of recomputing them
+    assert (other / "data/models/vit_demo/weights.safetensors").is_file()
+    assert "up to date" in sh(["dvc", "status"], other, env)
+    sh(["dvc", "exp", "pull", "origin", "lp8"], other, env)
+    assert "lp8" in sh(["dvc", "exp", "show", "--md"], other, env)
+    sh(["dvc", "exp", "apply", "lp8"], other, env)
+    low = json.loads((other / "data/lowpass_eval/vit_demo.json").read_text())
+    assert low["images"] == 8

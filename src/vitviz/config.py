@@ -277,6 +277,7 @@ class ReportConfig:
 @dataclass
 class Params:
     """All parameters of the pipeline, one section per stage."""
+    launcher: str = opt("python", help="how dataset-pass stages start: python, or torchrun --nproc_per_node=N")
     prepare_data: PrepareDataConfig = opt(factory=PrepareDataConfig)
     models: dict[str, ModelEntry] = opt(factory=dict)
     download_models: DownloadConfig = opt(factory=DownloadConfig)

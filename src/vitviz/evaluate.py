@@ -8,6 +8,7 @@ import torch
 from tqdm import tqdm
 
 from .data import IndexedImages, loader
+from .distributed import all_sum, context, shard
 from .imagenet import DatasetIndex
 from .zoo import LoadedModel
 
@@ -47,7 +48,8 @@ def evaluate(loaded: LoadedModel, index: DatasetIndex, split: str = "val", limit
         return {"applicable": False, "reason": "no class of the dataset is among the model's classes"}
     df = index.split(split)
     rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
-    ds = IndexedImages(index, split, loaded.transform, rows)
+    ctx = context()
+    ds = IndexedImages(index, split, loaded.transform, shard(rows, ctx))
     correct = {1: 0, 5: 0}
     seen = skipped = 0
     loaded.model.to(device)
@@ -61,6 +63,8 @@ def evaluate(loaded: LoadedModel, index: DatasetIndex, split: str = "val", limit
         correct[1] += c[1]
         correct[5] += c[5]
         seen += len(y)
+    c1, c5, seen, skipped = (int(v) for v in all_sum(torch.tensor([correct[1], correct[5], seen, skipped]), ctx))
+    correct = {1: c1, 5: c5}
     if seen == 0:
         return {"applicable": False, "reason": "no decodable images"}
     return {"applicable": True, "split": split, "images": seen, "skipped": skipped,

@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from .data import IndexedImages, loader
+from .distributed import all_sum, context, shard
 from .evaluate import label_map, spread_rows, topk_correct
 from .imagenet import DatasetIndex
 from .zoo import LoadedModel, eval_transform
@@ -60,7 +61,8 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
     mapping = label_map(index.wnids, spec.class_wnids)
     df = index.split(split)
     rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
-    ds = IndexedImages(index, split, eval_transform(spec, normalize=False), rows)
+    ctx = context()
+    ds = IndexedImages(index, split, eval_transform(spec, normalize=False), shard(rows, ctx))
     mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
     levels = [None] + list(cutoffs)
@@ -81,6 +83,10 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
             correct[c][1] += hit[1]
             correct[c][5] += hit[5]
         seen += len(x)
+    flat = [correct[c][k] for c in levels for k in (1, 5)] + [seen, skipped]
+    summed = [int(x) for x in all_sum(torch.tensor(flat), ctx)]
+    correct = {c: {1: summed[2 * j], 5: summed[2 * j + 1]} for j, c in enumerate(levels)}
+    seen, skipped = summed[-2], summed[-1]
     acc = lambda c, k: 100.0 * correct[c][k] / max(seen, 1)  # noqa: E731
     curve = [{"cutoff": c, "top1": acc(c, 1), "top5": acc(c, 5)} for c in cutoffs]
     clean = acc(None, 1)

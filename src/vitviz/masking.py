@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from .distributed import all_sum, context, shard
 from .evaluate import label_map, spread_rows, topk_correct
 from .imagenet import DatasetIndex, ImageDecodeError, load_rgb
 from .zoo import LoadedModel
@@ -63,6 +64,8 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
     loaded.model.to(device)
     correct = {v: {1: 0, 5: 0} for v in VARIANTS}
     seen = skipped = 0
+    ctx = context()
+    with_box = shard(with_box, ctx)
     for start in tqdm(range(0, len(with_box), batch_size), desc=f"mask eval {spec.key}", unit="batch",
                       mininterval=2.0):
         xs, ys = [], []
@@ -85,6 +88,10 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
             correct[v][1] += c[1]
             correct[v][5] += c[5]
         seen += len(ys)
+    flat = [correct[v][k] for v in VARIANTS for k in (1, 5)] + [seen, skipped]
+    summed = [int(x) for x in all_sum(torch.tensor(flat), ctx)]
+    correct = {v: {k: summed[2 * j + (k == 5)] for k in (1, 5)} for j, v in enumerate(VARIANTS)}
+    seen, skipped = summed[-2], summed[-1]
     acc = {v: {f"top{k}": 100.0 * correct[v][k] / max(seen, 1) for k in (1, 5)} for v in VARIANTS}
     out = {"split": split, "fill": fill, "images": seen, "excluded_without_box": excluded, "skipped": skipped,
            "chance_top1": 100.0 / max(spec.num_classes, 1)}

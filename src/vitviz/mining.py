@@ -13,6 +13,7 @@ import torch
 from tqdm import tqdm
 
 from .data import IndexedImages, loader
+from .distributed import all_gather, all_sum, context, gather_objects, shard
 from .evaluate import spread_rows
 from .hooks import Recorder, image_forward
 from .imagenet import DatasetIndex
@@ -82,7 +83,8 @@ def mine(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str
     values = torch.full((0, total), float("-inf"), device=device)
     indices = torch.full((0, total), -1, dtype=torch.long, device=device)
     df = index.split(split)
-    ds = IndexedImages(index, split, loaded.transform, spread_rows(len(df), limit))
+    ctx = context()
+    ds = IndexedImages(index, split, loaded.transform, shard(spread_rows(len(df), limit), ctx))
     forward = image_forward(model)
     deepest = max(sites, key=lambda s: s.layer).block
     seen = skipped = 0
@@ -97,12 +99,19 @@ def mine(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str
             rows_d = rows.to(device).view(-1, 1).expand(-1, total)
             values, indices = merge_topk(values, indices, stats, rows_d, k, ordered=True)
             seen += len(x)
+    if values.shape[0] < k:  # fewer images than k: pad with rows that lose every comparison
+        pad = k - values.shape[0]
+        values = torch.cat([values, torch.full((pad, total), float("-inf"), device=device)])
+        indices = torch.cat([indices, torch.full((pad, total), -1, dtype=torch.long, device=device)])
+    if ctx.world > 1:  # merge the ranks' lists exactly: value first, then the lower index
+        vs, js = all_gather(values, ctx), all_gather(indices, ctx)
+        values, indices = vs[0], js[0]
+        for v, j in zip(vs[1:], js[1:]):
+            values, indices = merge_topk(values, indices, v, j, k)
+        seen, skipped = (int(x) for x in all_sum(torch.tensor([seen, skipped]), ctx))
+    values = values.masked_fill(indices < 0, float("nan"))
     if skipped:
         log.warning("%s: %d undecodable images skipped", split, skipped)
-    if values.shape[0] < k:  # fewer images than k: pad
-        pad = k - values.shape[0]
-        values = torch.cat([values, torch.full((pad, total), float("nan"), device=device)])
-        indices = torch.cat([indices, torch.full((pad, total), -1, dtype=torch.long, device=device)])
     return MiningResult(sites, values.cpu(), indices.cpu(), seen, skipped, split, stat)
 
 
@@ -127,7 +136,8 @@ def activation_maps(loaded: LoadedModel, result: MiningResult, index: DatasetInd
     offsets = result.offsets()
     need = result.indices[:top]
     wanted = sorted({int(r) for r in need.flatten().tolist() if r >= 0})
-    ds = IndexedImages(index, result.split, loaded.transform, wanted)
+    ctx = context()
+    ds = IndexedImages(index, result.split, loaded.transform, shard(wanted, ctx))
     forward = image_forward(model)
     deepest = max(sites, key=lambda s: s.layer).block if sites else None
     maps: dict[str, torch.Tensor] = {}
@@ -147,4 +157,10 @@ def activation_maps(loaded: LoadedModel, result: MiningResult, index: DatasetInd
                     if len(hit):
                         vals = tok[b].T[hit[:, 1]].cpu().view(-1, gh, gw)      # row-major patch grid
                         maps[s.name][hit[:, 1], hit[:, 0]] = vals
+    if ctx.world > 1:  # each rank filled the maps of its own images
+        merged: dict[str, torch.Tensor] = {}
+        for part in gather_objects(maps, ctx):
+            for name, m in part.items():
+                merged[name] = m if name not in merged else torch.where(torch.isnan(merged[name]), m, merged[name])
+        maps = merged
     return maps

@@ -41,6 +41,12 @@ def model_stage(description: str, out_default: str, section: str):
     return args, cfg, device, loaded, read_index(f"{args.data}/dataset")
 
 
+def main_process() -> bool:
+    """True in a single process, and on rank 0 under torchrun: the process that writes the outputs."""
+    from .distributed import context
+    return context().main
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Log to stderr with timestamps; quiet the chatty libraries."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)

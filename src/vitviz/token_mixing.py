@@ -16,6 +16,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import IndexedImages, loader
+from .distributed import all_sum, context, shard
 from .evaluate import label_map, spread_rows
 from .imagenet import DatasetIndex
 from .zoo import LoadedModel
@@ -98,7 +99,8 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
     mapping = label_map(index.wnids, loaded.spec.class_wnids)
     df = index.split(split)
     rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
-    ds = IndexedImages(index, split, loaded.transform, rows)
+    ctx = context()
+    ds = IndexedImages(index, split, loaded.transform, shard(rows, ctx))
     n = 0
     sums = {"natural": torch.zeros(2), "mean_patches": torch.zeros(2), **{L: torch.zeros(2) for L in layers}}
     grid = None
@@ -115,6 +117,11 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
         g = torch.stack([_hits(per_patch, tt, 1).sum(0), _hits(per_patch, tt, 5).sum(0)]).double().cpu()
         grid = g if grid is None else grid + g
         n += len(x)
+    n = int(all_sum(torch.tensor(n), ctx))
+    sums = {name: all_sum(v, ctx) for name, v in sums.items()}
+    if grid is None:  # this rank had no images: a zero grid of the model's patch count
+        grid = torch.zeros(2, model.patch_embed.num_patches, dtype=torch.float64)
+    grid = all_sum(grid, ctx)
     if n == 0:
         return {"applicable": False, "reason": "no images"}
     pct = lambda v: (100.0 * v / n).tolist()  # noqa: E731

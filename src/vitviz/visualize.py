@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment_batch
+from .distributed import context, gather_objects, shard
 from .hooks import Recorder, image_forward
 from .objectives import objectives, total_variation
 from .sites import Site, list_sites, resolve
@@ -74,10 +75,9 @@ def feature_seed(base: int, model_key: str, site: str, feature: int) -> int:
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """'auto' is the first CUDA device when there is one, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """'auto' is this process's CUDA device when there is one (LOCAL_RANK under torchrun), else the CPU."""
+    from .distributed import local_device
+    return local_device(name)
 
 
 class _Normalize(torch.nn.Module):
@@ -162,10 +162,9 @@ def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed
             batches[-1].append(i)
         else:
             batches.append([i])
-    done = 0
-    for idx in batches:
-        b = done
-        done += len(idx)
+    ctx = context()
+    starts = [sum(len(x) for x in batches[:j]) for j in range(len(batches))]
+    for b, idx in shard(list(zip(starts, batches)), ctx):  # whole batches per rank under torchrun
         sites = [all_sites[targets[i].site] for i in idx]
         t0 = time.perf_counter()
         out = _run_batch(loaded, sites, [targets[i].feature for i in idx], [seeds[i] for i in idx], cfg, device,
@@ -176,4 +175,8 @@ def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed
             results[i] = FeatureResult(s.name, s.kind, s.layer, targets[i].feature, s.head_of(targets[i].feature),
                                        seeds[i], cfg.steps, seconds=per, **out[j])
         log.info("%s: features %d-%d of %d done, %.2f s per feature", loaded.key, b + 1, b + len(idx), len(order), per)
+    if ctx.world > 1:
+        for part in gather_objects([(i, r) for i, r in enumerate(results) if r is not None], ctx):
+            for i, r in part:
+                results[i] = r
     return results
