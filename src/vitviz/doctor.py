@@ -30,11 +30,8 @@ def _torch() -> list[Check]:
                   gpus or "no CUDA device: everything runs on the CPU (the paper config needs a GPU to finish soon)")]
 
 
-def _count_files(folder: Path, suffix: str | None = None, limit_dirs: int | None = None) -> int:
-    n = 0
-    for i, (_, dirs, files) in enumerate(os.walk(folder)):
-        n += sum(1 for f in files if suffix is None or f.lower().endswith(suffix))
-    return n
+def _count_files(folder: Path, suffix: str | None = None) -> int:
+    return sum(1 for _, _, files in os.walk(folder) for f in files if suffix is None or f.lower().endswith(suffix))
 
 
 def _dataset(params: Params) -> list[Check]:

@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from .voc import true_class_boxes
+from .voc import read_voc_objects, true_class_boxes
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,6 @@ def scan_split(layout: Layout, split: str, wnids: list[str]) -> pd.DataFrame:
                 flat_labels = _read_solution_labels(layout.solutions[split]) if split in layout.solutions else {}
             w = flat_labels.get(stem)
             if w is None and stem in xmls:
-                from .voc import read_voc_objects
                 objs = read_voc_objects(xmls[stem])
                 w = objs[0].name if objs else None
         if w not in label_of:

@@ -15,7 +15,7 @@ from .data import IndexedImages, loader
 from .distributed import all_sum, context, shard
 from .evaluate import label_map, spread_rows, topk_correct
 from .imagenet import DatasetIndex
-from .zoo import LoadedModel, eval_transform
+from .zoo import LoadedModel, eval_transform, normalize
 
 log = logging.getLogger(__name__)
 CORNER = math.sqrt(2.0)  # the corner of the spectrum, as a fraction of Nyquist
@@ -63,8 +63,6 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
     rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
     ctx = context()
     ds = IndexedImages(index, split, eval_transform(spec, normalize=False), shard(rows, ctx))
-    mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
     levels = [None] + list(cutoffs)
     correct = {c: {1: 0, 5: 0} for c in levels}
     seen = skipped = 0
@@ -76,7 +74,7 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
             continue
         x = x.to(device)
         variants = torch.cat([x if c is None else lowpass(x, c, kind).clamp(0, 1) for c in levels])  # level-major
-        logits = loaded.classify((variants - mean) / std).float().cpu().view(len(levels), len(x), -1)
+        logits = loaded.classify(normalize(variants, spec)).float().cpu().view(len(levels), len(x), -1)
         t = mapping[y]
         for j, c in enumerate(levels):
             hit = topk_correct(logits[j], t)

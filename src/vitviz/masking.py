@@ -57,7 +57,7 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
     mapping = label_map(index.wnids, spec.class_wnids)
     df = index.split(split)
     boxes = index.boxes(split)
-    rows = [r for r in spread_rows(len(df), limit)]
+    rows = spread_rows(len(df), limit)
     with_box = [r for r in rows if boxes[r] and mapping[int(df["label"].iloc[r])] >= 0]
     excluded = len(rows) - len(with_box)
     fillv = fill_value(fill, spec.mean)

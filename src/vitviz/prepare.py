@@ -1,6 +1,7 @@
 """Prepare a dataset folder: the synthetic ImageNet and its index, or an index of a user's ImageNet."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -25,6 +26,5 @@ def prepare_dataset(cfg: PrepareDataConfig, out_dir: str | Path) -> dict:
         root = Path(cfg.imagenet_root).expanduser().resolve()
         meta = build_index(root, out_dir, root_ref=str(root))
     meta["source"] = cfg.source
-    import json
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

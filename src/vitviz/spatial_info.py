@@ -11,7 +11,7 @@ import torch
 from .hooks import Recorder, image_forward
 from .mining import patch_grid
 from .sites import Site
-from .zoo import LoadedModel
+from .zoo import LoadedModel, normalize
 
 
 def blackout(crops: torch.Tensor, keep: torch.Tensor, patch: int) -> torch.Tensor:
@@ -23,10 +23,8 @@ def blackout(crops: torch.Tensor, keep: torch.Tensor, patch: int) -> torch.Tenso
 @torch.no_grad()
 def feature_maps(loaded: LoadedModel, site: Site, feature: int, crops: torch.Tensor) -> torch.Tensor:
     """(B, gh, gw) activation maps of one feature for crops in [0, 1] (normalised here)."""
-    mean = torch.tensor(loaded.spec.mean, device=crops.device).view(1, 3, 1, 1)
-    std = torch.tensor(loaded.spec.std, device=crops.device).view(1, 3, 1, 1)
     with Recorder(loaded.model, [site.module], stop_after=site.block) as rec:
-        out = rec.run(image_forward(loaded.model), (crops - mean) / std)
+        out = rec.run(image_forward(loaded.model), normalize(crops, loaded.spec))
         tok = site.patch_tokens(out[site.module], len(crops))[..., feature].float()
     return tok.view(len(crops), *patch_grid(tok.shape[1]))
 

@@ -15,7 +15,7 @@ from .data import IndexedImages, loader
 from .imagenet import DatasetIndex
 from .modelspec import ModelSpec
 from .sources import apply_preprocess
-from .zoo import detect_kind, eval_transform
+from .zoo import detect_kind, eval_transform, normalize
 
 log = logging.getLogger(__name__)
 
@@ -70,24 +70,12 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def normalizer(spec: ModelSpec) -> nn.Module:
-    """uint8 or [0,1] image batch -> normalised float batch."""
-    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std).view(1, 3, 1, 1)
-
-    class _Norm(nn.Module):
-        def forward(self, x):
-            x = x.float() / 255.0 if x.dtype == torch.uint8 else x
-            return (x - mean) / std
-    return _Norm()
-
-
 @torch.no_grad()
-def _accuracy(model: nn.Module, norm: nn.Module, x: torch.Tensor, y: torch.Tensor, bs: int = 256) -> float:
+def _accuracy(model: nn.Module, spec: ModelSpec, x: torch.Tensor, y: torch.Tensor, bs: int = 256) -> float:
     model.eval()
     correct = 0
     for i in range(0, len(x), bs):
-        correct += int((model(norm(x[i:i + bs])).argmax(1) == y[i:i + bs]).sum())
+        correct += int((model(normalize(x[i:i + bs], spec)).argmax(1) == y[i:i + bs]).sum())
     return 100.0 * correct / max(1, len(x))
 
 
@@ -107,7 +95,6 @@ def train_demo(entry: ModelEntry, key: str, index: DatasetIndex) -> tuple[nn.Mod
     apply_preprocess(spec, entry)
     xtr, ytr = decode_split(index, "train", spec)
     xva, yva = decode_split(index, "val", spec) if "val" in index.splits else (xtr[:0], ytr[:0])
-    norm = normalizer(spec)
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(xtr) / cfg.batch_size)
@@ -121,7 +108,7 @@ def train_demo(entry: ModelEntry, key: str, index: DatasetIndex) -> tuple[nn.Mod
         perm = torch.randperm(len(xtr), generator=gen)
         for i in range(0, len(xtr), cfg.batch_size):
             idx = perm[i:i + cfg.batch_size]
-            xb = norm(random_erase(random_crops(xtr[idx], cfg.pad, gen), cfg.erase_prob, gen))
+            xb = normalize(random_erase(random_crops(xtr[idx], cfg.pad, gen), cfg.erase_prob, gen), spec)
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total, warmup, cfg.lr)
             loss = F.cross_entropy(model(xb), ytr[idx], label_smoothing=cfg.label_smoothing)
@@ -133,7 +120,7 @@ def train_demo(entry: ModelEntry, key: str, index: DatasetIndex) -> tuple[nn.Mod
             loss_sum += loss.item() * len(idx)
             seen += len(idx)
             step += 1
-        val = _accuracy(model, norm, xva, yva) if len(xva) else float("nan")
+        val = _accuracy(model, spec, xva, yva) if len(xva) else float("nan")
         history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "val_top1": val,
                         "seconds": round(time.time() - t0, 2)})
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}", val=f"{val:.1f}")

@@ -20,7 +20,7 @@ from .distributed import context, gather_objects, shard
 from .hooks import Recorder, image_forward
 from .objectives import objectives, total_variation
 from .sites import Site, list_sites, resolve
-from .zoo import LoadedModel
+from .zoo import LoadedModel, normalize
 
 log = logging.getLogger(__name__)
 
@@ -80,21 +80,12 @@ def pick_device(name: str = "auto") -> torch.device:
     return local_device(name)
 
 
-class _Normalize(torch.nn.Module):
-    def __init__(self, mean, std, device):
-        super().__init__()
-        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
-
-    def forward(self, x):
-        return (x - self.mean) / self.std
-
-
 def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seeds: list[int], cfg: VisSettings,
                device: torch.device, desc: str) -> list[dict]:
     model = loaded.model
     size = loaded.spec.input_size[1:]
-    norm = _Normalize(loaded.spec.mean, loaded.spec.std, device)
+    def norm(t: torch.Tensor) -> torch.Tensor:
+        return normalize(t, loaded.spec)
     forward = image_forward(model)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     x = torch.stack([torch.rand(3, *size, generator=g) for g in gens]).to(device).requires_grad_(True)

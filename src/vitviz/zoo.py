@@ -65,6 +65,14 @@ def eval_transform(spec: ModelSpec, normalize: bool = True) -> Callable:
     return create_transform(**cfg, is_training=False)
 
 
+def normalize(x: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """A batch of images in [0, 1] (or uint8 0..255) normalised with the model's mean and std."""
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x
+    mean = torch.tensor(spec.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file."""
     h = hashlib.sha256()
