@@ -6,32 +6,19 @@ dataset and a randomly initialised demo ViT in a temporary folder.
 import argparse
 import logging
 import tempfile
-import time
 from pathlib import Path
 
-import timm
 import torch
 
-from vitviz.config import PrepareDataConfig, SyntheticConfig
-from vitviz.data import IndexedImages, loader
+from common import DEMO_VIT, random_loaded, seconds, synthetic_index
+from vitviz.data import batches
 from vitviz.evaluate import evaluate
 from vitviz.imagenet import read_index
-from vitviz.modelspec import ModelSpec
-from vitviz.prepare import prepare_dataset
 from vitviz.runner import setup_logging
-from vitviz.zoo import load_model, save_model
+from vitviz.visualize import pick_device
+from vitviz.zoo import load_model
 
 log = logging.getLogger("vitviz.bench_eval")
-
-
-def fixture(tmp: Path) -> tuple[Path, Path]:
-    prepare_dataset(PrepareDataConfig(synthetic=SyntheticConfig(train_per_class=1, val_per_class=40)), tmp / "ds")
-    idx = read_index(tmp / "ds")
-    spec = ModelSpec(key="vit", library="timm", name="vit_tiny_patch16_224", input_size=(3, 64, 64),
-                     kwargs={"img_size": 64, "patch_size": 8, "embed_dim": 128, "depth": 6, "num_heads": 4},
-                     crop_pct=1.0, num_classes=len(idx.wnids), class_wnids=idx.wnids)
-    save_model(timm.create_model(spec.name, num_classes=spec.num_classes, **spec.kwargs), spec, tmp / "vit")
-    return tmp / "ds", tmp / "vit"
 
 
 def main() -> None:
@@ -39,27 +26,33 @@ def main() -> None:
     ap.add_argument("--key", default="vit_demo")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     setup_logging()
+    device = pick_device(args.device)
     with tempfile.TemporaryDirectory() as t:
         ds, md = Path("data/dataset"), Path(f"data/models/{args.key}")
-        if not (ds / "meta.json").exists() or not (md / "spec.json").exists():
-            ds, md = fixture(Path(t))
-        idx, lm = read_index(ds), load_model(md)
-        xs = torch.cat([x for x, *_ in loader(IndexedImages(idx, "val", lm.transform), args.batch_size)])
+        if (ds / "meta.json").exists() and (md / "spec.json").exists():
+            idx, lm = read_index(ds), load_model(md, device)
+        else:
+            idx = synthetic_index(Path(t))
+            lm = random_loaded("vit_tiny_patch16_224", 64, idx.wnids, num_classes=len(idx.wnids), **DEMO_VIT)
+            lm.to(device)
+        rows = range(len(idx.split("val")))
+        xs = torch.cat([b.x for b in batches(lm, idx, "val", rows, args.batch_size, device)])
+
+        @torch.no_grad()
+        def forward_only():
+            for i in range(0, len(xs), args.batch_size):
+                lm.classify(xs[i:i + args.batch_size])
+
         full, fwd = [], []
         for _ in range(args.repeats):  # interleaved, so both see the same machine load
-            t0 = time.perf_counter()
-            evaluate(lm, idx, "val", batch_size=args.batch_size)
-            full.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            with torch.no_grad():
-                for i in range(0, len(xs), args.batch_size):
-                    lm.model(xs[i:i + args.batch_size])
-            fwd.append(time.perf_counter() - t0)
+            full.append(seconds(lambda: evaluate(lm, idx, "val", batch_size=args.batch_size, device=device), device))
+            fwd.append(seconds(forward_only, device))
         n = len(xs)
-        log.info("images: %d; full path %.1f img/s; forward only %.1f img/s; full/forward time ratio %.2f",
-                 n, n / min(full), n / min(fwd), min(full) / min(fwd))
+        log.info("images: %d on %s; full path %.1f img/s; forward only %.1f img/s; full/forward time ratio %.2f",
+                 n, device.type, n / min(full), n / min(fwd), min(full) / min(fwd))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ def main() -> None:
     if args.key not in params.models:
         raise ConfigError([f"models.{args.key}: no such model; have: {', '.join(params.models)}"], args.params)
     materialize(params.models[args.key], args.key, read_index(f"{args.data}/dataset"), args.out,
-                params.download_models)
+                params.download_models, params.speed.runtime())
 
 
 if __name__ == "__main__":

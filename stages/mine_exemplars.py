@@ -11,8 +11,7 @@ from vitviz.selection import candidate_sites
 def main() -> None:
     args, cfg, device, loaded, index = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars")
     sites = candidate_sites(loaded, list(cfg.kinds), None)
-    result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, cfg.num_workers,
-                  device)
+    result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, device)
     maps = activation_maps(loaded, result, index, cfg.maps_top, cfg.batch_size, device) if cfg.maps_top else {}
     locality = locality_table(maps, {s.name: s.layer for s in sites}, cfg.locality_fraction)
     concepts = None

@@ -11,9 +11,10 @@ from vitviz.zoo import load_model
 
 def main() -> None:
     args = model_stage_args(__doc__, "{data}/features/{key}")
-    cfg = load_params(args.params).optimize_features
+    params = load_params(args.params)
+    cfg = params.optimize_features
     device = pick_device(cfg.device)
-    loaded = load_model(f"{args.data}/models/{args.key}", device)
+    loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed.runtime())
     sel = cfg.select
     index = read_index(f"{args.data}/dataset") if sel.rule == "top_mean" else None
     own = cfg.per_model.get(args.key)

@@ -118,13 +118,19 @@ def test_queue_with_two_workers(smoke_repo):
     sh(["git", "add", "-A"], dst, env)
     sh(["git", "commit", "-qm", "before queue", "--allow-empty"], dst, env)
     sh(["dvc", "exp", "run", "--queue", "-S", "mask_eval.limit=8,12"], dst, env)
-    sh(["dvc", "queue", "start", "-j", "2"], dst, env)
-    deadline = time.time() + 400
-    while time.time() < deadline:
-        status = sh(["dvc", "queue", "status"], dst, env)
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(5)
+    # The workers are daemons that inherit stdout: with a pipe, a worker that outlives its queue (a known DVC
+    # race) would hold it open and block the call. They write to a file instead, and are stopped at the end.
+    with open(dst.parent / "queue-start.log", "w") as log:
+        subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=dst, env=env, stdout=log, stderr=log, check=True)
+    try:
+        deadline = time.time() + 400
+        while time.time() < deadline:
+            status = sh(["dvc", "queue", "status"], dst, env)
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(5)
+    finally:
+        sh(["dvc", "queue", "stop", "--kill"], dst, env, check=False)
     assert status.count("Success") >= 2 and "Failed" not in status, status
     import csv
     import io

@@ -8,8 +8,7 @@ import torch
 
 from test_visualize import tiny_loaded
 from vitviz.concepts import concept_labels, label_features
-from vitviz.data import IndexedImages
-from vitviz.imagenet import read_index
+from vitviz.imagenet import load_rgb, read_index
 from vitviz.locality import top_share
 from vitviz.mining import activation_maps, merge_topk, mine
 from vitviz.modelspec import ModelSpec
@@ -18,13 +17,17 @@ from vitviz.selection import candidate_sites
 from vitviz.zoo import LoadedModel, eval_transform
 
 
+def pil_inputs(lm, index, split="val"):
+    """Independent of vitviz.data: every image of a split through the model's PIL eval transform (float, normed)."""
+    return [lm.transform(load_rgb(index.image_path(p))) for p in index.split(split)["path"]]
+
+
 def per_image_ffn(lm, index, split="val"):
     """Brute force: each image alone through the blocks by hand; returns (images, layers, tokens, channels)."""
     m = lm.model
-    ds = IndexedImages(index, split, lm.transform)
     out = []
-    for i in range(len(ds)):
-        h = m._pos_embed(m.patch_embed(ds[i][0][None]))
+    for x in pil_inputs(lm, index, split):
+        h = m._pos_embed(m.patch_embed(x[None]))
         acts = []
         for b in m.blocks:
             a = h + b.attn(b.norm1(h))

@@ -27,3 +27,16 @@ def test_deviations_of_the_shipped_configs():
     assert "synthetic ImageNet" in demo and "steps = 100" in demo and "vit_demo" in demo
     assert "mask_eval.split = val" in demo
     assert deviations(load_params(REPO / "configs" / "paper.yaml")) == []
+
+
+def test_speed_settings_that_change_numbers_are_reported():
+    import dataclasses
+
+    from conftest import REPO
+    from vitviz.config import load_params
+    from vitviz.report.deviations_section import deviations
+    paper = load_params(REPO / "configs" / "paper.yaml")
+    fast = dataclasses.replace(paper, speed=dataclasses.replace(paper.speed, precision="bf16", device_decode=True,
+                                                                num_workers=32, fused_attention=False))
+    got = deviations(fast)
+    assert len(got) == 2 and "speed.precision = bf16" in got[0] and "speed.device_decode" in got[1]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from test_visualize import tiny_loaded
-from vitviz.data import IndexedImages
+from test_mining import pil_inputs
 from vitviz.selection import mean_activations, select_targets, top_channels
 from vitviz.sites import SiteError, list_sites
 from vitviz.visualize import Target
@@ -34,10 +34,9 @@ def test_top_mean_equals_brute_force(tiny_index):
     lm = tiny_loaded()
     site = list_sites(lm.model)["blocks.1.ffn"]
     means = mean_activations(lm, [site], tiny_index, "val", limit=100, batch_size=5)
-    ds = IndexedImages(tiny_index, "val", lm.transform)
     acts = []
-    for i in range(len(ds)):
-        x = ds[i][0][None]
+    for x in pil_inputs(lm, tiny_index, "val"):
+        x = x[None]
         m = lm.model
         h = m.blocks[0](m._pos_embed(m.patch_embed(x)))
         b = m.blocks[1]

@@ -5,7 +5,7 @@ import timm
 import torch
 
 from vitviz.hooks import Recorder, image_forward
-from vitviz.objectives import objectives
+from vitviz.objectives import group_targets, objectives
 from vitviz.sites import SiteError, list_sites, resolve
 
 FAMILIES = [  # (timm name, kwargs, input size, blocks, patch tokens at block 0, prefix at block 0)
@@ -37,7 +37,7 @@ def test_family_sites(name, kw, size, blocks, n0, prefix):
         out = rec.run(image_forward(model), x)
         tok = s0.patch_tokens(out[s0.module], 1)
         assert tok.shape == (1, n0, s0.channels)
-        obj = objectives(out, [s0], [3], 1)
+        obj = objectives(out, group_targets([s0], [3]), 1)
         obj.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     if q:

@@ -7,10 +7,10 @@ import timm
 import torch
 from torch import nn
 
-from vitviz.augment import AugmentConfig, augment_one, color_shift_params, jitter_shift, noise_std_at
+from vitviz.augment import AugmentConfig, augment_batch, color_shift_params, jitter_shift, noise_std_at
 from vitviz.hooks import Recorder, image_forward
 from vitviz.modelspec import ModelSpec
-from vitviz.objectives import objectives, total_variation
+from vitviz.objectives import group_targets, objectives, total_variation
 from vitviz.sites import list_sites
 from vitviz.visualize import Target, VisSettings, feature_seed, visualize
 from vitviz.zoo import LoadedModel, eval_transform
@@ -41,19 +41,23 @@ def test_noise_schedule_is_linear_to_zero():
     assert noise_std_at(4, 5, 0.5) == 0.0
 
 
-def test_augment_one_equals_its_formula():
-    x = torch.rand(3, 6, 7)
+def test_augment_batch_equals_its_formula_per_feature():
+    xs = torch.rand(2, 3, 6, 7)
     cfg = AugmentConfig(copies=3, jitter=2, noise_std=0.5)
-    out = augment_one(x, torch.Generator().manual_seed(3), step=1, steps=5, cfg=cfg)
-    g = torch.Generator().manual_seed(3)
-    m, s = color_shift_params(g, 3, 1.0, 1.0)
-    n = torch.randn(3, 3, 1, 1, generator=g) * 0.375
-    dy, dx = jitter_shift(g, 2)
-    want = torch.roll((x[None] - m) / s + n, shifts=(dy, dx), dims=(2, 3))
-    torch.testing.assert_close(out, want)
-    # one shift for all copies: every copy is the same circular shift of its colour-shifted image
-    for c in range(3):
-        torch.testing.assert_close(torch.roll(out[c], (-dy, -dx), (1, 2)), (x - m[c]) / s[c] + n[c])
+    out = augment_batch(xs, [torch.Generator().manual_seed(3), torch.Generator().manual_seed(4)], step=1, steps=5,
+                        cfg=cfg)
+    assert out.shape == (6, 3, 6, 7)
+    for f, seed in enumerate((3, 4)):
+        x = xs[f]
+        g = torch.Generator().manual_seed(seed)
+        m, s = color_shift_params(g, 3, 1.0, 1.0)
+        n = torch.randn(3, 3, 1, 1, generator=g) * 0.375
+        dy, dx = jitter_shift(g, 2)
+        got = out[3 * f:3 * f + 3]
+        torch.testing.assert_close(got, torch.roll((x[None] - m) / s + n, shifts=(dy, dx), dims=(2, 3)))
+        # one shift for all copies: every copy is the same circular shift of its colour-shifted image
+        for c in range(3):
+            torch.testing.assert_close(torch.roll(got[c], (-dy, -dx), (1, 2)), (x - m[c]) / s[c] + n[c])
 
 
 def test_jitter_range_is_inclusive():
@@ -79,7 +83,7 @@ def test_objective_equals_hand_computation_through_the_blocks():
     site = list_sites(m)["blocks.1.ffn"]
     x = torch.randn(2, 3, 32, 32)
     with Recorder(m, [site.module], stop_after=site.block) as rec:
-        got = objectives(rec.run(image_forward(m), x), [site, site], [5, 9], copies=1)
+        got = objectives(rec.run(image_forward(m), x), group_targets([site, site], [5, 9]), copies=1)
     h = m._pos_embed(m.patch_embed(x))
     h = m.blocks[0](h)
     b = m.blocks[1]

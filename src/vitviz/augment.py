@@ -41,17 +41,24 @@ def jitter_shift(gen: torch.Generator, bound: int) -> tuple[int, int]:
     return int(dy), int(dx)
 
 
-def augment_one(x: torch.Tensor, gen: torch.Generator, step: int, steps: int, cfg: AugmentConfig) -> torch.Tensor:
-    """`cfg.copies` augmented copies (copies, 3, H, W) of one image (3, H, W) in [0, 1]."""
+def draw(gen: torch.Generator, step: int, steps: int, cfg: AugmentConfig
+         ) -> tuple[torch.Tensor, tuple[int, int]]:
+    """One feature's draws for one step: (shift m, scale s, noise), stacked (3, copies, 3, 1, 1), and its jitter."""
     m, s = color_shift_params(gen, cfg.copies, cfg.shift_bound, cfg.scale_bound)
     noise = torch.randn(cfg.copies, 3, 1, 1, generator=gen) * noise_std_at(step, steps, cfg.noise_std)
-    dy, dx = jitter_shift(gen, cfg.jitter)
-    dev = x.device
-    out = (x.unsqueeze(0) - m.to(dev)) / s.to(dev) + noise.to(dev)
-    return torch.roll(out, shifts=(dy, dx), dims=(2, 3))
+    return torch.stack([m, s, noise]), jitter_shift(gen, cfg.jitter)
 
 
 def augment_batch(x: torch.Tensor, gens: list[torch.Generator], step: int, steps: int,
                   cfg: AugmentConfig) -> torch.Tensor:
-    """Copies of each of the F images (F, 3, H, W), feature-major: rows f*copies .. f*copies+copies-1."""
-    return torch.cat([augment_one(x[i], g, step, steps, cfg) for i, g in enumerate(gens)])
+    """Copies of each of the F images (F, 3, H, W), feature-major: rows f*copies .. f*copies+copies-1.
+
+    The draws of all features reach the device in one copy, without blocking the host.
+    """
+    draws = [draw(g, step, steps, cfg) for g in gens]
+    params = torch.stack([d for d, _ in draws], dim=1)                    # (3, F, copies, 3, 1, 1)
+    if x.device.type == "cuda":
+        params = params.pin_memory()
+    m, s, noise = params.to(x.device, non_blocking=True)
+    out = (x.unsqueeze(1) - m) / s + noise                                # (F, copies, 3, H, W)
+    return torch.cat([torch.roll(out[i], shifts=shift, dims=(2, 3)) for i, (_, shift) in enumerate(draws)])

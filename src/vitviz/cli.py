@@ -26,33 +26,41 @@ def _synth(args: argparse.Namespace) -> None:
     log.info("synthetic ImageNet and its index written to %s", args.out)
 
 
-def open_model(name: str, data: str = "data", device: str = "cpu", timeout: float = 3.0):
+def open_model(name: str, data: str = "data", device: str = "cpu", timeout: float = 3.0, runtime=None):
     """A LoadedModel from a materialised key (data/models/<key>), a model folder, or a timm name[.tag]."""
     from pathlib import Path
 
+    from .runtime import Runtime
     from .zoo import load_model
     for cand in (Path(data) / "models" / name, Path(name)):
         if (cand / "spec.json").exists():
-            return load_model(cand, device)
+            return load_model(cand, device, runtime)
     from .config import ModelEntry
     from .sources import fetch
     from .zoo import LoadedModel, eval_transform
     base, _, tag = name.partition(".")
     model, spec = fetch(ModelEntry(source="timm", name=base, tag=tag or None), base, timeout=timeout)
-    return LoadedModel(model.eval().requires_grad_(False).to(device), spec, eval_transform(spec))
+    loaded = LoadedModel(model.eval().requires_grad_(False), spec, eval_transform(spec), runtime or Runtime())
+    loaded.to(device)
+    return loaded
 
 
 def _visualize(args: argparse.Namespace) -> None:
+    import dataclasses
     from pathlib import Path
 
     from PIL import Image
 
-    from .config import OptimizeConfig, load_params
+    from .config import Params, load_params
     from .feature_store import image_name
     from .visualize import Target, pick_device, settings_for, visualize
-    cfg = load_params(args.params).optimize_features if Path(args.params).exists() else OptimizeConfig()
+    params = load_params(args.params) if Path(args.params).exists() else Params()
+    cfg = params.optimize_features
     device = pick_device(args.device or cfg.device)
-    loaded = open_model(args.model, args.data, device)
+    runtime = params.speed.runtime()
+    if args.precision:
+        runtime = dataclasses.replace(runtime, precision=args.precision)
+    loaded = open_model(args.model, args.data, device, runtime=runtime)
     settings = settings_for(cfg, loaded.key)
     for k in ("steps", "lr", "tv_weight"):
         if getattr(args, k) is not None:
@@ -107,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     z.add_argument("--jitter", type=int)
     z.add_argument("--seed", type=int)
     z.add_argument("--device")
+    z.add_argument("--precision", choices=["fp32", "tf32", "bf16"], help="default: speed.precision of --params")
     z.set_defaults(fn=_visualize)
     d = sub.add_parser("doctor", help="check, without downloading, what a configuration needs; print what to do")
     d.add_argument("--config", default="params.yaml")

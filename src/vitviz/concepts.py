@@ -78,17 +78,19 @@ def concept_labels(loaded, result, index, vocab: list[str], template: str = "a p
     import open_clip
     import pandas as pd
 
-    from .data import IndexedImages, loader
+    from .data import batches
     if loaded.spec.library != "open_clip":
         raise ValueError(f"concept labels need an open_clip model with a text tower; {loaded.key!r} is "
                          f"{loaded.spec.library}")
     model = loaded.model
     rows = sorted({int(r) for r in result.indices.flatten().tolist() if r >= 0})
+    dev = next(model.parameters()).device
     crops = {}
-    for x, _, rr, _ in loader(IndexedImages(index, result.split, loaded.transform, rows), batch_size):
-        crops.update(zip(rr.tolist(), x))
-    text = text_embeddings(model, open_clip.get_tokenizer(loaded.spec.name), vocab, template)
-    feats = feature_embeddings(model, crops, result.indices)
+    for b in batches(loaded, index, result.split, rows, batch_size, dev, desc=f"exemplar crops {loaded.key}"):
+        crops.update(zip(b.rows.tolist(), b.x.cpu()))
+    with loaded.autocast(dev):
+        text = text_embeddings(model, open_clip.get_tokenizer(loaded.spec.name), vocab, template)
+        feats = feature_embeddings(model, crops, result.indices)
     labels = label_features(feats, text, vocab, top)
     out, col = [], 0
     for s in result.sites:

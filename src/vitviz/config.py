@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .runtime import Runtime
 from .schema import ConfigError, parse_dataclass
 from .schema import rule as opt
 
@@ -132,7 +133,7 @@ class DownloadConfig:
     eval_split: Literal["train", "val"] = "val"
     eval_limit: int = opt(0, min=0, help="images to evaluate on; 0 means all")
     batch_size: int = opt(64, min=1)
-    num_workers: int = opt(0, min=0)
+    device: str = opt("auto", help="where the reloaded model is evaluated: auto, cpu or cuda[:i]")
     connect_timeout: float = opt(3.0, min=0.1, max=60.0, help="seconds to wait for the model hub")
 
 
@@ -204,7 +205,6 @@ class MineConfig:
     maps_top: int = opt(1, min=0, help="exemplars per feature whose activation maps are stored")
     locality_fraction: float = opt(0.1, min=0.01, max=1.0, help="top share of patches for the locality number")
     batch_size: int = opt(64, min=1)
-    num_workers: int = opt(0, min=0)
     device: str = opt("auto", help="auto, cpu or cuda[:i]")
     concepts: ConceptConfig = opt(factory=ConceptConfig)
 
@@ -275,6 +275,23 @@ class ReportConfig:
 
 
 @dataclass
+class SpeedConfig:
+    """Fast paths of every dataset pass and of feature optimisation; each one can be switched off."""
+    precision: Literal["fp32", "tf32", "bf16"] = opt(
+        "fp32", help="fp32 exact; tf32 matmuls on a GPU; bf16 autocast (within the README's tolerance)")
+    fused_attention: bool = opt(True, help="timm attention through F.scaled_dot_product_attention")
+    channels_last: bool = opt(True, help="CNN weights and inputs in NHWC")
+    num_workers: int = opt(0, min=0, max=64, help="DataLoader worker processes per process (rank)")
+    pin_memory: bool = opt(True, help="page-locked batches, copied to a GPU without blocking")
+    device_decode: bool = opt(False, help="decode JPEGs on the model's device (nvJPEG on a GPU)")
+
+    def runtime(self) -> Runtime:
+        """The library's runtime for these settings."""
+        return Runtime(self.precision, self.fused_attention, self.channels_last, self.num_workers,
+                       self.pin_memory, self.device_decode)
+
+
+@dataclass
 class Params:
     """All parameters of the pipeline, one section per stage."""
     launcher: str = opt("python", help="how dataset-pass stages start: python, or torchrun --nproc_per_node=N")
@@ -287,6 +304,7 @@ class Params:
     lowpass_eval: LowpassEvalConfig = opt(factory=LowpassEvalConfig)
     token_mixing: TokenMixingConfig = opt(factory=TokenMixingConfig)
     report: ReportConfig = opt(factory=ReportConfig)
+    speed: SpeedConfig = opt(factory=SpeedConfig)
 
     def check(self, key: str, errors: list[str]) -> None:
         for name in self.models or {}:

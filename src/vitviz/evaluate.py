@@ -5,9 +5,8 @@ import logging
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from .data import IndexedImages, loader
+from .data import batches
 from .distributed import all_sum, context, shard
 from .imagenet import DatasetIndex
 from .zoo import LoadedModel
@@ -28,17 +27,20 @@ def spread_rows(n: int, limit: int) -> list[int]:
     return sorted(set(np.linspace(0, n - 1, limit).round().astype(int).tolist()))
 
 
-def topk_correct(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> dict[int, int]:
-    """Number of rows whose target is among the top-k logits, for each k (capped at the class count)."""
-    kmax = min(max(ks), logits.shape[1])
-    top = logits.topk(kmax, dim=1).indices
-    hit = top == targets[:, None]
-    return {k: int(hit[:, :min(k, kmax)].any(dim=1).sum()) for k in ks}
+def in_topk(logits: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean (...): whether each target is among the top-k logits of the last dim (k capped at the class count)."""
+    top = logits.topk(min(k, logits.shape[-1]), dim=-1).indices
+    return (top == targets.unsqueeze(-1)).any(-1)
+
+
+def topk_hits(logits: torch.Tensor, targets: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> torch.Tensor:
+    """(len(ks),) counts of rows whose target is among the top-k logits, on the logits' device (no host sync)."""
+    return torch.stack([in_topk(logits, targets, k).sum() for k in ks])
 
 
 @torch.no_grad()
 def evaluate(loaded: LoadedModel, index: DatasetIndex, split: str = "val", limit: int = 0,
-             batch_size: int = 64, num_workers: int = 0, device: str | torch.device = "cpu") -> dict:
+             batch_size: int = 64, device: str | torch.device = "cpu") -> dict:
     """Accuracy of `loaded` on `split`; 'applicable' is false for models without a matching head."""
     spec = loaded.spec
     if spec.num_classes <= 0:
@@ -49,24 +51,18 @@ def evaluate(loaded: LoadedModel, index: DatasetIndex, split: str = "val", limit
     df = index.split(split)
     rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
     ctx = context()
-    ds = IndexedImages(index, split, loaded.transform, shard(rows, ctx))
-    correct = {1: 0, 5: 0}
+    device = torch.device(device)
+    loaded.to(device)
+    hits = torch.zeros(2, dtype=torch.long, device=device)
     seen = skipped = 0
-    loaded.model.to(device)
-    for x, y, _, sk in tqdm(loader(ds, batch_size, num_workers), desc=f"eval {spec.key}", unit="batch",
-                            mininterval=2.0):
-        skipped += sk
-        if len(x) == 0:
-            continue
-        logits = loaded.classify(x.to(device)).float().cpu()
-        c = topk_correct(logits, mapping[y])
-        correct[1] += c[1]
-        correct[5] += c[5]
-        seen += len(y)
-    c1, c5, seen, skipped = (int(v) for v in all_sum(torch.tensor([correct[1], correct[5], seen, skipped]), ctx))
-    correct = {1: c1, 5: c5}
+    for b in batches(loaded, index, split, shard(rows, ctx), batch_size, device, desc=f"eval {spec.key}"):
+        skipped += b.skipped
+        if len(b):
+            hits += topk_hits(loaded.classify(b.x), mapping[b.labels].to(device, non_blocking=True))
+            seen += len(b)
+    c1, c5, seen, skipped = (int(v) for v in all_sum(torch.cat([hits.cpu(), torch.tensor([seen, skipped])]), ctx))
     if seen == 0:
         return {"applicable": False, "reason": "no decodable images"}
     return {"applicable": True, "split": split, "images": seen, "skipped": skipped,
-            "top1": 100.0 * correct[1] / seen, "top5": 100.0 * correct[5] / seen,
+            "top1": 100.0 * c1 / seen, "top5": 100.0 * c5 / seen,
             "chance_top1": 100.0 / spec.num_classes}

@@ -9,13 +9,12 @@ import math
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from .data import IndexedImages, loader
+from .data import batches
 from .distributed import all_sum, context, shard
-from .evaluate import label_map, spread_rows, topk_correct
+from .evaluate import label_map, spread_rows, topk_hits
 from .imagenet import DatasetIndex
-from .zoo import LoadedModel, eval_transform, normalize
+from .zoo import LoadedModel, normalize
 
 log = logging.getLogger(__name__)
 CORNER = math.sqrt(2.0)  # the corner of the spectrum, as a fraction of Nyquist
@@ -62,27 +61,23 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
     df = index.split(split)
     rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
     ctx = context()
-    ds = IndexedImages(index, split, eval_transform(spec, normalize=False), shard(rows, ctx))
+    device = torch.device(device)
+    loaded.to(device)
     levels = [None] + list(cutoffs)
-    correct = {c: {1: 0, 5: 0} for c in levels}
+    hits = torch.zeros(len(levels), 2, dtype=torch.long, device=device)
     seen = skipped = 0
-    loaded.model.to(device)
     per_chunk = max(1, batch_size // len(levels))
-    for x, y, _, sk in tqdm(loader(ds, per_chunk), desc=f"low-pass eval {spec.key}", unit="batch", mininterval=2.0):
-        skipped += sk
-        if len(x) == 0:
+    for b in batches(loaded, index, split, shard(rows, ctx), per_chunk, device, unit=True,
+                     desc=f"low-pass eval {spec.key}"):
+        skipped += b.skipped
+        if not len(b):
             continue
-        x = x.to(device)
-        variants = torch.cat([x if c is None else lowpass(x, c, kind).clamp(0, 1) for c in levels])  # level-major
-        logits = loaded.classify(normalize(variants, spec)).float().cpu().view(len(levels), len(x), -1)
-        t = mapping[y]
-        for j, c in enumerate(levels):
-            hit = topk_correct(logits[j], t)
-            correct[c][1] += hit[1]
-            correct[c][5] += hit[5]
-        seen += len(x)
-    flat = [correct[c][k] for c in levels for k in (1, 5)] + [seen, skipped]
-    summed = [int(x) for x in all_sum(torch.tensor(flat), ctx)]
+        variants = torch.cat([b.x if c is None else lowpass(b.x, c, kind).clamp(0, 1) for c in levels])  # level-major
+        logits = loaded.classify(normalize(variants, spec)).view(len(levels), len(b), -1)
+        t = mapping[b.labels].to(device, non_blocking=True)
+        hits += torch.stack([topk_hits(logits[j], t) for j in range(len(levels))])
+        seen += len(b)
+    summed = all_sum(torch.cat([hits.cpu().flatten(), torch.tensor([seen, skipped])]), ctx).tolist()
     correct = {c: {1: summed[2 * j], 5: summed[2 * j + 1]} for j, c in enumerate(levels)}
     seen, skipped = summed[-2], summed[-1]
     acc = lambda c, k: 100.0 * correct[c][k] / max(seen, 1)  # noqa: E731

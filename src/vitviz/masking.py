@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-import torch
-from PIL import Image
-from tqdm import tqdm
+from dataclasses import dataclass
 
+import torch
+
+from .data import batches
 from .distributed import all_sum, context, shard
-from .evaluate import label_map, spread_rows, topk_correct
-from .imagenet import DatasetIndex, ImageDecodeError, load_rgb
+from .evaluate import label_map, spread_rows, topk_hits
+from .imagenet import DatasetIndex
 from .zoo import LoadedModel
 
 log = logging.getLogger(__name__)
 VARIANTS = ("full", "foreground", "background")
 
 
-def box_mask(height: int, width: int, boxes: list[list[int]]) -> np.ndarray:
+def box_mask(height: int, width: int, boxes: list[list[int]], device: str | torch.device = "cpu") -> torch.Tensor:
     """Boolean (H, W): true inside any box [xmin, ymin, xmax, ymax] (half-open, clipped to the image)."""
-    m = np.zeros((height, width), bool)
+    m = torch.zeros((height, width), dtype=torch.bool, device=device)
     for x0, y0, x1, y1 in boxes:
         x0, y0 = max(0, int(x0)), max(0, int(y0))
         x1, y1 = min(width, int(x1)), min(height, int(y1))
@@ -29,16 +29,30 @@ def box_mask(height: int, width: int, boxes: list[list[int]]) -> np.ndarray:
     return m
 
 
-def mask_variants(img: np.ndarray, boxes: list[list[int]], fill: np.ndarray | float = 0) -> dict[str, np.ndarray]:
-    """The full image, foreground only (outside the boxes filled) and background only (the boxes filled)."""
-    inside = box_mask(img.shape[0], img.shape[1], boxes)[..., None]
-    fill = np.broadcast_to(np.asarray(fill, dtype=img.dtype), img.shape)
-    return {"full": img, "foreground": np.where(inside, img, fill), "background": np.where(inside, fill, img)}
+def mask_variants(img: torch.Tensor, boxes: list[list[int]], fill: tuple[int, int, int] = (0, 0, 0)
+                  ) -> dict[str, torch.Tensor]:
+    """The full image (H, W, 3), foreground only (outside the boxes filled) and background only (the boxes filled)."""
+    inside = box_mask(img.shape[0], img.shape[1], boxes, img.device)[..., None]
+    flat = torch.empty_like(img)
+    for c, v in enumerate(fill):  # scalar fills: nothing is copied to the device
+        flat[..., c] = int(v)
+    return {"full": img, "foreground": torch.where(inside, img, flat), "background": torch.where(inside, flat, img)}
 
 
-def fill_value(kind: str, mean: tuple[float, float, float]) -> np.ndarray:
+@dataclass
+class MaskedViews:
+    """The VARIANTS of an image at a split row, from that row's true-class boxes (picklable for DataLoader workers)."""
+    boxes: list[list[list[int]]]
+    fill: tuple[int, int, int]
+
+    def __call__(self, img: torch.Tensor, row: int) -> list[torch.Tensor]:
+        v = mask_variants(img, self.boxes[row], self.fill)
+        return [v[name] for name in VARIANTS]
+
+
+def fill_value(kind: str, mean: tuple[float, float, float]) -> tuple[int, int, int]:
     """The fill in uint8 pixels: black, or the model's normalisation mean (zero after normalisation)."""
-    return np.zeros(3, np.uint8) if kind == "black" else (np.asarray(mean) * 255 + 0.5).astype(np.uint8)
+    return (0, 0, 0) if kind == "black" else tuple(int(m * 255 + 0.5) for m in mean)
 
 
 def relative(acc: float, full: float) -> float:
@@ -52,6 +66,7 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
     """Top-1/top-5 on full, foreground-only and background-only inputs of the images with true-class boxes.
 
     Each image is decoded once; its three variants go through the model's eval transform and one batch.
+    Images that cannot be decoded are skipped and counted.
     """
     spec = loaded.spec
     mapping = label_map(index.wnids, spec.class_wnids)
@@ -60,37 +75,22 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
     rows = spread_rows(len(df), limit)
     with_box = [r for r in rows if boxes[r] and mapping[int(df["label"].iloc[r])] >= 0]
     excluded = len(rows) - len(with_box)
-    fillv = fill_value(fill, spec.mean)
-    loaded.model.to(device)
-    correct = {v: {1: 0, 5: 0} for v in VARIANTS}
-    seen = skipped = 0
+    device = torch.device(device)
+    loaded.to(device)
     ctx = context()
-    with_box = shard(with_box, ctx)
-    for start in tqdm(range(0, len(with_box), batch_size), desc=f"mask eval {spec.key}", unit="batch",
-                      mininterval=2.0):
-        xs, ys = [], []
-        for r in with_box[start:start + batch_size]:
-            try:
-                img = np.asarray(load_rgb(index.image_path(df["path"].iloc[r])))
-            except ImageDecodeError as exc:
-                log.warning("skipped: %s", exc)
-                skipped += 1
-                continue
-            variants = mask_variants(img, boxes[r], fillv)
-            xs += [loaded.transform(Image.fromarray(variants[v])) for v in VARIANTS]
-            ys.append(int(mapping[int(df["label"].iloc[r])]))
-        if not ys:
+    hits = torch.zeros(len(VARIANTS), 2, dtype=torch.long, device=device)
+    seen = skipped = 0
+    for b in batches(loaded, index, split, shard(with_box, ctx), batch_size, device,
+                     variants=MaskedViews(boxes, fill_value(fill, spec.mean)), desc=f"mask eval {spec.key}"):
+        skipped += b.skipped
+        if not len(b):
             continue
-        logits = loaded.classify(torch.stack(xs).to(device)).float().cpu().view(len(ys), len(VARIANTS), -1)
-        y = torch.tensor(ys)
-        for j, v in enumerate(VARIANTS):
-            c = topk_correct(logits[:, j], y)
-            correct[v][1] += c[1]
-            correct[v][5] += c[5]
-        seen += len(ys)
-    flat = [correct[v][k] for v in VARIANTS for k in (1, 5)] + [seen, skipped]
-    summed = [int(x) for x in all_sum(torch.tensor(flat), ctx)]
-    correct = {v: {k: summed[2 * j + (k == 5)] for k in (1, 5)} for j, v in enumerate(VARIANTS)}
+        logits = loaded.classify(b.x).view(len(b), len(VARIANTS), -1)
+        t = mapping[b.labels].to(device, non_blocking=True)
+        hits += torch.stack([topk_hits(logits[:, j], t) for j in range(len(VARIANTS))])
+        seen += len(b)
+    summed = all_sum(torch.cat([hits.cpu().flatten(), torch.tensor([seen, skipped])]), ctx).tolist()
+    correct = {v: {1: summed[2 * j], 5: summed[2 * j + 1]} for j, v in enumerate(VARIANTS)}
     seen, skipped = summed[-2], summed[-1]
     acc = {v: {f"top{k}": 100.0 * correct[v][k] / max(seen, 1) for k in (1, 5)} for v in VARIANTS}
     out = {"split": split, "fill": fill, "images": seen, "excluded_without_box": excluded, "skipped": skipped,

@@ -9,9 +9,11 @@ import pandas as pd
 
 from .atomic import atomic_path
 from .config import DownloadConfig, ModelEntry
+from .distributed import local_device
 from .evaluate import evaluate
 from .imagenet import DatasetIndex
 from .sources import apply_preprocess, fetch
+from .runtime import Runtime
 from .zoo import load_model, save_model
 
 log = logging.getLogger(__name__)
@@ -21,8 +23,8 @@ HISTORY_FILE = "train_history.csv"
 
 
 def materialize(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str | Path,
-                cfg: DownloadConfig) -> dict:
-    """Fetch or train `entry`, save it, reload it offline, evaluate it; return its metrics."""
+                cfg: DownloadConfig, runtime: Runtime | None = None) -> dict:
+    """Fetch or train `entry`, save it, reload it offline, evaluate it (on cfg.device); return its metrics."""
     history = None
     if entry.source == "train":
         from .training import train_demo
@@ -32,10 +34,11 @@ def materialize(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str |
         apply_preprocess(spec, entry)
     with atomic_path(out_dir) as tmp:
         save_model(model, spec, tmp)
-        loaded = load_model(tmp)  # the same offline path every later stage uses
+        device = local_device(cfg.device)
+        loaded = load_model(tmp, device, runtime)  # the same offline path every later stage uses
         metrics = {"key": key, "source": entry.source, "kind": spec.kind,
                    "params": sum(p.numel() for p in loaded.model.parameters()),
-                   **evaluate(loaded, index, cfg.eval_split, cfg.eval_limit, cfg.batch_size, cfg.num_workers)}
+                   **evaluate(loaded, index, cfg.eval_split, cfg.eval_limit, cfg.batch_size, device)}
         if history:
             pd.DataFrame(history).to_csv(tmp / HISTORY_FILE, index=False)
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")

@@ -10,9 +10,8 @@ import logging
 from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
-from .data import IndexedImages, loader
+from .data import batches
 from .distributed import all_gather, all_sum, context, gather_objects, shard
 from .evaluate import spread_rows
 from .hooks import Recorder, image_forward
@@ -74,31 +73,30 @@ class MiningResult:
 
 @torch.no_grad()
 def mine(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, k: int, stat: str = "mean",
-         limit: int = 0, batch_size: int = 64, num_workers: int = 0,
-         device: str | torch.device = "cpu") -> MiningResult:
+         limit: int = 0, batch_size: int = 64, device: str | torch.device = "cpu") -> MiningResult:
     """Stream a split once and keep, for every channel of every site, the k images with the highest statistic."""
     device = torch.device(device)
-    model = loaded.model.to(device)
+    model = loaded.to(device)
     total = sum(s.channels for s in sites)
     values = torch.full((0, total), float("-inf"), device=device)
     indices = torch.full((0, total), -1, dtype=torch.long, device=device)
     df = index.split(split)
     ctx = context()
-    ds = IndexedImages(index, split, loaded.transform, shard(spread_rows(len(df), limit), ctx))
     forward = image_forward(model)
     deepest = max(sites, key=lambda s: s.layer).block
     seen = skipped = 0
     with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
-        for x, _, rows, sk in tqdm(loader(ds, batch_size, num_workers, pin_memory=device.type == "cuda"),
-                                   desc=f"mine {loaded.key} ({split})", unit="batch", mininterval=2.0):
-            skipped += sk
-            if len(x) == 0:
+        for b in batches(loaded, index, split, shard(spread_rows(len(df), limit), ctx), batch_size, device,
+                         desc=f"mine {loaded.key} ({split})"):
+            skipped += b.skipped
+            if not len(b):
                 continue
-            out = rec.run(forward, x.to(device, non_blocking=True))
-            stats = torch.cat([site_statistic(s, out[s.module], len(x), stat) for s in sites], dim=1)
-            rows_d = rows.to(device).view(-1, 1).expand(-1, total)
+            with loaded.autocast(device):
+                out = rec.run(forward, b.x)
+            stats = torch.cat([site_statistic(s, out[s.module], len(b), stat) for s in sites], dim=1)
+            rows_d = b.rows.to(device, non_blocking=True).view(-1, 1).expand(-1, total)
             values, indices = merge_topk(values, indices, stats, rows_d, k, ordered=True)
-            seen += len(x)
+            seen += len(b)
     if values.shape[0] < k:  # fewer images than k: pad with rows that lose every comparison
         pad = k - values.shape[0]
         values = torch.cat([values, torch.full((pad, total), float("-inf"), device=device)])
@@ -131,31 +129,32 @@ def activation_maps(loaded: LoadedModel, result: MiningResult, index: DatasetInd
     A second pass decodes only the images that are an exemplar of some feature, each once.
     """
     device = torch.device(device)
-    model = loaded.model.to(device)
+    model = loaded.to(device)
     sites = [s for s in result.sites if s.spatial]
     offsets = result.offsets()
     need = result.indices[:top]
     wanted = sorted({int(r) for r in need.flatten().tolist() if r >= 0})
     ctx = context()
-    ds = IndexedImages(index, result.split, loaded.transform, shard(wanted, ctx))
     forward = image_forward(model)
     deepest = max(sites, key=lambda s: s.layer).block if sites else None
     maps: dict[str, torch.Tensor] = {}
     with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
-        for x, _, rows, _ in tqdm(loader(ds, batch_size), desc=f"maps {loaded.key}", unit="batch", mininterval=2.0):
-            if len(x) == 0:
+        for b in batches(loaded, index, result.split, shard(wanted, ctx), batch_size, device,
+                         desc=f"maps {loaded.key}"):
+            if not len(b):
                 continue
-            out = rec.run(forward, x.to(device))
+            with loaded.autocast(device):
+                out = rec.run(forward, b.x)
             for s in sites:
-                tok = s.patch_tokens(out[s.module], len(x)).float()          # (b, N, C)
+                tok = s.patch_tokens(out[s.module], len(b)).float()          # (b, N, C)
                 gh, gw = patch_grid(tok.shape[1])
                 if s.name not in maps:
                     maps[s.name] = torch.full((s.channels, top, gh, gw), float("nan"))
                 cols = need[:, offsets[s.name]:offsets[s.name] + s.channels]  # (top, C)
-                for b, row in enumerate(rows.tolist()):
+                for j, row in enumerate(b.rows.tolist()):
                     hit = (cols == row).nonzero(as_tuple=False)               # (n, 2): rank, channel
                     if len(hit):
-                        vals = tok[b].T[hit[:, 1]].cpu().view(-1, gh, gw)      # row-major patch grid
+                        vals = tok[j].T[hit[:, 1]].cpu().view(-1, gh, gw)      # row-major patch grid
                         maps[s.name][hit[:, 1], hit[:, 0]] = vals
     if ctx.world > 1:  # each rank filled the maps of its own images
         merged: dict[str, torch.Tensor] = {}

@@ -1,6 +1,8 @@
 """The feature objective read through hooks, and the total variation regulariser (authors' code)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .sites import Site
@@ -18,29 +20,42 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 def feature_objective(tokens: torch.Tensor, channels: torch.Tensor, copies: int, reduce: str = "mean"
                       ) -> torch.Tensor:
-    """Objective per feature (F,) from patch tokens (F*copies, N, C): channel `channels[f]` of feature f's
-    rows, reduced over tokens (mean, or sum), averaged over its copies."""
+    """Objective per feature (F,) in fp32 from patch tokens (F*copies, N, C): channel `channels[f]` of feature
+    f's rows, reduced over tokens (mean, or sum), averaged over its copies."""
     f = channels.numel()
     t = tokens.reshape(f, copies, tokens.shape[1], tokens.shape[2])
     idx = channels.to(tokens.device).view(f, 1, 1, 1).expand(f, copies, tokens.shape[1], 1)
-    per_token = t.gather(3, idx).squeeze(3)
+    per_token = t.gather(3, idx).squeeze(3).float()
     per_copy = per_token.mean(dim=2) if reduce == "mean" else per_token.sum(dim=2)
     return per_copy.mean(dim=1)
 
 
-def objectives(outputs: dict[str, list[torch.Tensor]], sites: list[Site], channels: list[int], copies: int,
-               reduce: str = "mean") -> torch.Tensor:
-    """Objective (F,) for targets (sites[f], channels[f]), whose rows are feature-major in the batch."""
-    batch = len(sites) * copies
-    out = [None] * len(sites)
+@dataclass
+class TargetGroup:
+    """The targets of a batch that share a site: their positions in the batch and their channels."""
+    site: Site
+    rows: torch.Tensor
+    channels: torch.Tensor
+
+
+def group_targets(sites: list[Site], channels: list[int], device: str | torch.device = "cpu") -> list[TargetGroup]:
+    """Targets (sites[f], channels[f]) grouped by site, with index tensors made once on `device`."""
     by_site: dict[str, list[int]] = {}
     for i, s in enumerate(sites):
         by_site.setdefault(s.name, []).append(i)
-    for name, rows in by_site.items():
-        site = sites[rows[0]]
-        tok = site.patch_tokens(outputs[site.module], batch)
-        tok = tok.reshape(len(sites), copies, *tok.shape[1:])[rows].flatten(0, 1)
-        vals = feature_objective(tok, torch.tensor([channels[i] for i in rows]), copies, reduce)
-        for j, i in enumerate(rows):
-            out[i] = vals[j]
-    return torch.stack(out)
+    return [TargetGroup(sites[rows[0]], torch.tensor(rows, device=device),
+                        torch.tensor([channels[i] for i in rows], device=device)) for rows in by_site.values()]
+
+
+def objectives(outputs: dict[str, list[torch.Tensor]], groups: list[TargetGroup], copies: int,
+               reduce: str = "mean") -> torch.Tensor:
+    """Objective (F,) of every target of a batch whose rows are feature-major (F x copies)."""
+    features = sum(len(g.rows) for g in groups)
+    out = None
+    for g in groups:
+        tok = g.site.patch_tokens(outputs[g.site.module], features * copies)
+        tok = tok.reshape(features, copies, *tok.shape[1:]).index_select(0, g.rows).flatten(0, 1)
+        vals = feature_objective(tok, g.channels, copies, reduce)
+        out = torch.zeros(features, dtype=vals.dtype, device=vals.device) if out is None else out
+        out = out.index_copy(0, g.rows, vals)
+    return out

@@ -35,9 +35,10 @@ def model_stage(description: str, out_default: str, section: str):
     from .visualize import pick_device
     from .zoo import load_model
     args = model_stage_args(description, out_default)
-    cfg = getattr(load_params(args.params), section)
+    params = load_params(args.params)
+    cfg = getattr(params, section)
     device = pick_device(cfg.device)
-    loaded = load_model(f"{args.data}/models/{args.key}", device)
+    loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed.runtime())
     return args, cfg, device, loaded, read_index(f"{args.data}/dataset")
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 import logging
 
 import torch
-from tqdm import tqdm
 
-from .data import IndexedImages, loader
+from .data import batches
 from .evaluate import spread_rows
 from .hooks import Recorder, image_forward
 from .imagenet import DatasetIndex
@@ -33,22 +32,23 @@ def mean_activations(loaded: LoadedModel, sites: list[Site], index: DatasetIndex
                      batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Per site, each channel's activation averaged over patch tokens and over `limit` images of a split."""
     df = index.split(split)
-    ds = IndexedImages(index, split, loaded.transform, spread_rows(len(df), limit))
-    sums = {s.name: torch.zeros(s.channels, dtype=torch.float64) for s in sites}
+    device = torch.device(device)
+    sums = {s.name: torch.zeros(s.channels, dtype=torch.float64, device=device) for s in sites}
     seen = 0
-    model = loaded.model.to(device)
+    model = loaded.to(device)
     forward = image_forward(model)
     deepest = max(sites, key=lambda s: s.layer).block
     with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
-        for x, _, _, _ in tqdm(loader(ds, batch_size), desc=f"rank features {loaded.key}", unit="batch",
-                               mininterval=2.0):
-            if len(x) == 0:
+        for b in batches(loaded, index, split, spread_rows(len(df), limit), batch_size, device,
+                         desc=f"rank features {loaded.key}"):
+            if not len(b):
                 continue
-            out = rec.run(forward, x.to(device))
+            with loaded.autocast(device):
+                out = rec.run(forward, b.x)
             for s in sites:
-                sums[s.name] += s.patch_tokens(out[s.module], len(x)).mean(dim=1).sum(dim=0).double().cpu()
-            seen += len(x)
-    return {k: v / max(seen, 1) for k, v in sums.items()}
+                sums[s.name] += s.patch_tokens(out[s.module], len(b)).float().mean(dim=1).sum(dim=0).double()
+            seen += len(b)
+    return {k: v.cpu() / max(seen, 1) for k, v in sums.items()}
 
 
 def top_channels(values: torch.Tensor, k: int) -> list[int]:

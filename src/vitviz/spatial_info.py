@@ -23,7 +23,7 @@ def blackout(crops: torch.Tensor, keep: torch.Tensor, patch: int) -> torch.Tenso
 @torch.no_grad()
 def feature_maps(loaded: LoadedModel, site: Site, feature: int, crops: torch.Tensor) -> torch.Tensor:
     """(B, gh, gw) activation maps of one feature for crops in [0, 1] (normalised here)."""
-    with Recorder(loaded.model, [site.module], stop_after=site.block) as rec:
+    with Recorder(loaded.model, [site.module], stop_after=site.block) as rec, loaded.autocast(crops.device):
         out = rec.run(image_forward(loaded.model), normalize(crops, loaded.spec))
         tok = site.patch_tokens(out[site.module], len(crops))[..., feature].float()
     return tok.view(len(crops), *patch_grid(tok.shape[1]))

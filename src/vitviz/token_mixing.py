@@ -13,11 +13,10 @@ import logging
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from .data import IndexedImages, loader
+from .data import batches
 from .distributed import all_sum, context, shard
-from .evaluate import label_map, spread_rows
+from .evaluate import in_topk, label_map, spread_rows, topk_hits
 from .imagenet import DatasetIndex
 from .zoo import LoadedModel
 
@@ -80,17 +79,12 @@ def _sweep_logits(model: nn.Module, x: torch.Tensor, layers: list[int]) -> tuple
     return out, normed
 
 
-def _hits(logits: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
-    """Boolean: target among the top-k along the last dim (k capped at the class count)."""
-    top = logits.topk(min(k, logits.shape[-1]), dim=-1).indices
-    return (top == target.unsqueeze(-1)).any(-1)
-
-
 @torch.no_grad()
 def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: list[int], limit: int = 0,
                batch_size: int = 64, device: str | torch.device = "cpu") -> dict:
     """All probes over a split: natural, isolating CLS per L, patch-head grid, mean-of-patches head."""
-    model = loaded.model.to(device)
+    device = torch.device(device)
+    model = loaded.to(device)
     reason = cls_probe_error(model)
     if reason:
         return {"applicable": False, "reason": reason}
@@ -100,28 +94,27 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
     df = index.split(split)
     rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
     ctx = context()
-    ds = IndexedImages(index, split, loaded.transform, shard(rows, ctx))
     n = 0
-    sums = {"natural": torch.zeros(2), "mean_patches": torch.zeros(2), **{L: torch.zeros(2) for L in layers}}
-    grid = None
-    for x, y, _, _ in tqdm(loader(ds, batch_size), desc=f"token mixing {loaded.key}", unit="batch", mininterval=2.0):
-        if len(x) == 0:
+    names = ["natural", "mean_patches", *layers]
+    hits = torch.zeros(len(names), 2, dtype=torch.long, device=device)
+    grid = torch.zeros(2, model.patch_embed.num_patches, dtype=torch.long, device=device)
+    for b in batches(loaded, index, split, shard(rows, ctx), batch_size, device, desc=f"token mixing {loaded.key}"):
+        if not len(b):
             continue
-        x, t = x.to(device), mapping[y].to(device)
-        sweep, normed = _sweep_logits(model, x, layers + [0])
-        for name, logits in [("natural", sweep[0]), ("mean_patches", head_logits(model, normed[:, 1:].mean(1))),
-                             *[(L, sweep[L]) for L in layers]]:
-            sums[name] += torch.tensor([_hits(logits, t, 1).sum().item(), _hits(logits, t, 5).sum().item()])
-        per_patch = head_logits(model, normed[:, 1:])                 # (B, N, classes)
+        t = mapping[b.labels].to(device, non_blocking=True)
+        with loaded.autocast(device):
+            sweep, normed = _sweep_logits(model, b.x, layers + [0])
+            mean_head = head_logits(model, normed[:, 1:].mean(1))
+            per_patch = head_logits(model, normed[:, 1:])                 # (B, N, classes)
+        logits = [sweep[0], mean_head, *[sweep[L] for L in layers]]
+        hits += torch.stack([topk_hits(lg, t) for lg in logits])
         tt = t.view(-1, 1).expand(-1, per_patch.shape[1])
-        g = torch.stack([_hits(per_patch, tt, 1).sum(0), _hits(per_patch, tt, 5).sum(0)]).double().cpu()
-        grid = g if grid is None else grid + g
-        n += len(x)
+        grid += torch.stack([in_topk(per_patch, tt, 1).sum(0), in_topk(per_patch, tt, 5).sum(0)])
+        n += len(b)
     n = int(all_sum(torch.tensor(n), ctx))
-    sums = {name: all_sum(v, ctx) for name, v in sums.items()}
-    if grid is None:  # this rank had no images: a zero grid of the model's patch count
-        grid = torch.zeros(2, model.patch_embed.num_patches, dtype=torch.float64)
-    grid = all_sum(grid, ctx)
+    summed = all_sum(hits.cpu(), ctx)
+    sums = {name: summed[j].double() for j, name in enumerate(names)}
+    grid = all_sum(grid.cpu(), ctx).double()
     if n == 0:
         return {"applicable": False, "reason": "no images"}
     pct = lambda v: (100.0 * v / n).tolist()  # noqa: E731

@@ -11,22 +11,22 @@ from torch import nn
 from tqdm import tqdm
 
 from .config import ModelEntry, TrainConfig
-from .data import IndexedImages, loader
+from .data import SplitImages, crop_transform, loader
 from .imagenet import DatasetIndex
 from .modelspec import ModelSpec
 from .sources import apply_preprocess
-from .zoo import detect_kind, eval_transform, normalize
+from .zoo import detect_kind, normalize
 
 log = logging.getLogger(__name__)
 
 
 def decode_split(index: DatasetIndex, split: str, spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
     """All images of a split through the spec's eval transform, unnormalised, as uint8 (N,3,S,S)."""
-    ds = IndexedImages(index, split, eval_transform(spec, normalize=False))
+    ds = SplitImages(index, split, crop_transform(spec))
     xs, ys = [], []
     for x, y, _, _ in tqdm(loader(ds, 256), desc=f"decode {split}", unit="batch", mininterval=2.0):
-        if len(x):
-            xs.append((x * 255).round().to(torch.uint8))
+        if len(y):
+            xs.append(x.flatten(0, 1))
             ys.append(y)
     return torch.cat(xs), torch.cat(ys)
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .augment import AugmentConfig, augment_batch
 from .distributed import context, gather_objects, shard
 from .hooks import Recorder, image_forward
-from .objectives import objectives, total_variation
+from .objectives import group_targets, objectives, total_variation
 from .sites import Site, list_sites, resolve
 from .zoo import LoadedModel, normalize
 
@@ -94,16 +94,18 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
     deepest = max(sites, key=lambda s: s.layer).block
     copies = cfg.augment.copies
     tv_w = torch.tensor([cfg.tv_for(s.name, c) for s, c in zip(sites, channels)], device=device)
+    groups = group_targets(sites, channels, device)
     with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
         def clean_objective() -> torch.Tensor:
-            with torch.no_grad():
-                return objectives(rec.run(forward, norm(x)), sites, channels, 1, cfg.reduce)
+            with torch.no_grad(), loaded.autocast(device):
+                return objectives(rec.run(forward, norm(x)), groups, 1, cfg.reduce)
 
         start = clean_objective()
         losses = []
         for step in tqdm(range(cfg.steps), desc=desc, unit="step", mininterval=2.0, leave=False):
             aug = augment_batch(x, gens, step, cfg.steps, cfg.augment)
-            obj = objectives(rec.run(forward, norm(aug)), sites, channels, copies, cfg.reduce)
+            with loaded.autocast(device):
+                obj = objectives(rec.run(forward, norm(aug)), groups, copies, cfg.reduce)
             tv = total_variation(aug).view(len(sites), copies).mean(dim=1)
             per_feature = -obj + tv_w * tv
             loss = per_feature.sum()
@@ -138,7 +140,7 @@ def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed
               device: str | torch.device = "cpu", seeds: list[int] | None = None) -> list[FeatureResult]:
     """Optimise an image for each target, `cfg.batch_features` targets at a time; results in target order."""
     device = torch.device(device)
-    loaded.model.to(device)
+    loaded.to(device)
     all_sites = list_sites(loaded.model)
     for t in targets:
         resolve(loaded.model, t.site, t.feature)

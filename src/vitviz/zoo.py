@@ -1,9 +1,10 @@
 """Materialised models: save as safetensors plus a spec, and load back offline with their preprocessing."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -12,26 +13,41 @@ import torch
 from torch import nn
 
 from .modelspec import SPEC_FILE, WEIGHTS_FILE, ModelSpec
+from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class LoadedModel:
-    """A model in eval mode, its spec, and the eval transform that prepares a PIL image for it."""
+    """A model in eval mode, its spec, the eval transform that prepares a PIL image for it, and its runtime."""
     model: nn.Module
     spec: ModelSpec
     transform: Callable
+    runtime: Runtime = field(default_factory=Runtime)
 
     @property
     def key(self) -> str:
         return self.spec.key
 
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    def to(self, device: str | torch.device) -> nn.Module:
+        """The model on `device`, prepared by the runtime (attention kernel, memory layout, matmul precision)."""
+        return self.runtime.prepare(self.model, device, self.kind)
+
+    def autocast(self, device: str | torch.device):
+        """The runtime's autocast context for forwards on `device`."""
+        return self.runtime.autocast(device)
+
     def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits for a batch of prepared images; only models with a classifier head."""
+        """Class logits (fp32) for a batch of prepared images; only models with a classifier head."""
         if self.spec.num_classes <= 0:
             raise ValueError(f"model {self.key!r} has no classifier head")
-        return self.model(x)
+        with self.autocast(x.device):
+            return self.model(self.runtime.layout(x, self.kind)).float()
 
 
 def detect_kind(model: nn.Module) -> str:
@@ -68,9 +84,15 @@ def eval_transform(spec: ModelSpec, normalize: bool = True) -> Callable:
 def normalize(x: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
     """A batch of images in [0, 1] (or uint8 0..255) normalised with the model's mean and std."""
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x
-    mean = torch.tensor(spec.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(spec.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    mean, std = _mean_std(tuple(spec.mean), tuple(spec.std), x.device, x.dtype)
     return (x - mean) / std
+
+
+@functools.lru_cache(maxsize=16)
+def _mean_std(mean: tuple, std: tuple, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, 3, 1, 1) tensors on `device`, made once: a copy to a GPU per batch would stall the host each time."""
+    return (torch.tensor(mean, dtype=dtype).view(1, 3, 1, 1).to(device),
+            torch.tensor(std, dtype=dtype).view(1, 3, 1, 1).to(device))
 
 
 def sha256_file(path: str | Path) -> str:
@@ -93,8 +115,9 @@ def save_model(model: nn.Module, spec: ModelSpec, out_dir: str | Path) -> ModelS
     return spec
 
 
-def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a materialised model offline from its folder: eval mode, frozen, with its transform."""
+def load_model(model_dir: str | Path, device: str | torch.device = "cpu", runtime: Runtime | None = None
+               ) -> LoadedModel:
+    """Load a materialised model offline from its folder: eval mode, frozen, with its transform and runtime."""
     model_dir = Path(model_dir)
     spec = ModelSpec.read(model_dir)
     weights = model_dir / WEIGHTS_FILE
@@ -102,5 +125,6 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> Loa
         raise FileNotFoundError(f"{weights}: weights missing; run the download_models stage for {spec.key!r}")
     model = build_architecture(spec)
     missing, unexpected = safetensors.torch.load_model(model, str(weights), strict=True)
-    model.eval().requires_grad_(False).to(device)
-    return LoadedModel(model, spec, eval_transform(spec))
+    loaded = LoadedModel(model.eval().requires_grad_(False), spec, eval_transform(spec), runtime or Runtime())
+    loaded.to(device)
+    return loaded

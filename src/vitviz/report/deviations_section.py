@@ -61,6 +61,15 @@ def deviations(params: Params) -> list[str]:
         out.append(f"mask_eval.fill = {params.mask_eval.fill} (the paper: black).")
     if params.token_mixing.models and params.token_mixing.appendix_f.threshold != 0.5:
         out.append(f"Appendix F threshold {params.token_mixing.appendix_f.threshold} (the paper: 0.5).")
+    sp = params.speed
+    if sp.precision != "fp32":
+        what = "bfloat16 autocast of matmuls and convolutions" if sp.precision == "bf16" else \
+            "TensorFloat-32 matmuls and convolutions on the GPU"
+        out.append(f"speed.precision = {sp.precision}: {what} (the paper: fp32); the README's section 'Speed' "
+                   "gives the tolerance this is held to.")
+    if sp.device_decode:
+        out.append("speed.device_decode = true: JPEGs decoded on the model's device and resized by torchvision's "
+                   "antialiased tensor resize instead of PIL's (crops differ by at most 1/255 on average).")
     return out
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from PIL import Image
 
 from ..config import Params
 from ..imagenet import DatasetIndex, load_rgb
-from ..masking import VARIANTS, fill_value, mask_variants
+from ..masking import VARIANTS, MaskedViews, fill_value
 from ..modelspec import ModelSpec
 from ..paper_numbers import MASKING, MASKING_NOTE
 from ..zoo import eval_transform
@@ -45,11 +46,11 @@ def _example(params: Params, index: DatasetIndex, data_dir: Path, out: Path) -> 
     r = rows[min(cfg.example, len(rows) - 1)]
     spec = ModelSpec.read(data_dir / "models" / key)
     t = eval_transform(spec, normalize=False)
-    img = np.asarray(load_rgb(index.image_path(df["path"].iloc[r])))
-    variants = mask_variants(img, index.boxes(cfg.split)[r], fill_value(cfg.fill, spec.mean))
+    img = torch.from_numpy(np.array(load_rgb(index.image_path(df["path"].iloc[r]))))
+    views = MaskedViews(index.boxes(cfg.split), fill_value(cfg.fill, spec.mean))(img, r)
     fig, axes = plt.subplots(1, 3, figsize=(6, 2.3))
-    for ax, v in zip(axes, VARIANTS):
-        ax.imshow(t(Image.fromarray(variants[v])).permute(1, 2, 0).numpy())
+    for ax, v, view in zip(axes, VARIANTS, views):
+        ax.imshow(t(Image.fromarray(view.numpy())).permute(1, 2, 0).numpy())
         ax.set_title({"full": "image", "foreground": "foreground only", "background": "background only"}[v],
                      fontsize=8)
         ax.axis("off")

@@ -1,0 +1,77 @@
+"""How a model runs: precision, attention kernel, memory layout, DataLoader workers, pinned memory and where
+JPEGs are decoded. Each switch is a fast path that can be turned off; only bf16 changes numbers, within the
+tolerance documented in the README (section "Speed") and enforced by tests/test_runtime.py."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The fast paths of one process.
+
+    precision: fp32 (exact), tf32 (TensorFloat-32 matmuls and convolutions on a GPU; fp32 on a CPU) or
+        bf16 (autocast of matmuls and convolutions to bfloat16; activations and logits read back in fp32).
+    fused_attention: timm attention through F.scaled_dot_product_attention (flash or memory-efficient kernels
+        on a GPU) where timm supports it; false forces the explicit softmax(QK^T)V in every timm attention.
+    channels_last: CNN weights and inputs in NHWC, the layout tensor cores want; transformers are left as is.
+    num_workers: DataLoader worker processes that decode and crop images beside the model.
+    pin_memory: batches in page-locked memory, copied to a GPU without blocking the host.
+    device_decode: JPEG bytes travel to the model's device and are decoded there (nvJPEG on a GPU) and
+        cropped there by timm's own transform; other formats and CMYK JPEGs are decoded by PIL as usual.
+    """
+    precision: str = "fp32"
+    fused_attention: bool = True
+    channels_last: bool = True
+    num_workers: int = 0
+    pin_memory: bool = True
+    device_decode: bool = False
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: allowed {', '.join(PRECISIONS)}")
+
+    def autocast(self, device: str | torch.device) -> contextlib.AbstractContextManager:
+        """bf16 autocast on `device` when precision is bf16; otherwise a context that does nothing."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+    def pins(self, device: str | torch.device) -> bool:
+        """Whether batches bound for `device` go through pinned memory."""
+        return self.pin_memory and torch.device(device).type == "cuda"
+
+    def prepare(self, model: nn.Module, device: str | torch.device, kind: str) -> nn.Module:
+        """`model` (changed in place) on `device`, with this runtime's attention, layout and matmul precision."""
+        set_fused_attention(model, self.fused_attention)
+        model.to(device)
+        if self.channels_last and kind == "cnn":
+            model.to(memory_format=torch.channels_last)
+        tf32 = self.precision == "tf32"
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        return model
+
+    def layout(self, x: torch.Tensor, kind: str) -> torch.Tensor:
+        """A batch of images in the memory layout the prepared model wants."""
+        if self.channels_last and kind == "cnn" and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
+def set_fused_attention(model: nn.Module, enabled: bool) -> int:
+    """Switch the fused attention kernel off (or back to timm's choice) in every timm attention; the count."""
+    n = 0
+    for m in model.modules():
+        if hasattr(m, "fused_attn"):
+            if not hasattr(m, "_vitviz_fused_default"):
+                m._vitviz_fused_default = bool(m.fused_attn)  # what timm chose for this module
+            m.fused_attn = m._vitviz_fused_default and enabled
+            n += 1
+    return n
