@@ -162,3 +162,19 @@ def test_device_decode_batches_match_the_worker_path(quirky_index, masked):
     assert sa == sb == 1 and torch.equal(ra, rb) and 1 not in ra.tolist()       # the truncated file, skipped
     assert xa.shape == xb.shape == (len(ra) * (3 if masked else 1), 3, 32, 32)
     assert float((xa - xb).abs().mean()) <= DEVICE_DECODE_MEAN_TOLERANCE
+
+
+def test_bf16_mines_open_clip_query_sites_read_outside_autocast(tiny_index):
+    import open_clip
+    kw = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8,
+                                          "head_width": 16},
+          "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 1, "layers": 1}}
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-B-32", pretrained=None, **kw).eval().requires_grad_(False)
+    spec = ModelSpec(key="clip", library="open_clip", name="ViT-B-32", kwargs=kw, kind="clip",
+                     input_size=(3, 32, 32), crop_pct=1.0)
+    lm = LoadedModel(model, spec, eval_transform(spec))
+    sites = candidate_sites(lm, ["attn.q", "ffn"], [1])
+    a = mine(lm, sites, tiny_index, "val", k=2, batch_size=4)
+    b = mine(with_runtime(lm, precision="bf16"), sites, tiny_index, "val", k=2, batch_size=4)
+    assert 0 < rms_rel(a.values, b.values) <= BF16_RMS_TOLERANCE

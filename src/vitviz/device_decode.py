@@ -47,6 +47,10 @@ def decode_images(payloads: list[torch.Tensor], device: str | torch.device) -> l
     jpeg = [i for i, p in enumerate(payloads) if p.dim() == 1]
     if not jpeg:
         return out
+    if device.type == "cuda":
+        # torchvision's CUDA decoder writes on its own stream into memory allocated on ours; memory freed by
+        # queued work could be handed to it while still in use (pytorch/vision#9606): let our stream drain first.
+        torch.cuda.current_stream(device).synchronize()
     try:
         decoded = decode_jpeg([payloads[i] for i in jpeg], mode=ImageReadMode.RGB, device=device)
     except RuntimeError:  # one bad file fails the whole batched call: decode one by one

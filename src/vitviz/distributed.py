@@ -40,7 +40,9 @@ def local_device(name: str) -> torch.device:
     if name != "auto":
         return torch.device(name)
     if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)  # pinned memory and new streams go to this GPU, not every rank's GPU 0
+        return device
     return torch.device("cpu")
 
 

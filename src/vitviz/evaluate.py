@@ -53,12 +53,13 @@ def evaluate(loaded: LoadedModel, index: DatasetIndex, split: str = "val", limit
     ctx = context()
     device = torch.device(device)
     loaded.to(device)
+    classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device
     hits = torch.zeros(2, dtype=torch.long, device=device)
     seen = skipped = 0
     for b in batches(loaded, index, split, shard(rows, ctx), batch_size, device, desc=f"eval {spec.key}"):
         skipped += b.skipped
         if len(b):
-            hits += topk_hits(loaded.classify(b.x), mapping[b.labels].to(device, non_blocking=True))
+            hits += topk_hits(loaded.classify(b.x), classes_of[b.labels.to(device, non_blocking=True)])
             seen += len(b)
     c1, c5, seen, skipped = (int(v) for v in all_sum(torch.cat([hits.cpu(), torch.tensor([seen, skipped])]), ctx))
     if seen == 0:

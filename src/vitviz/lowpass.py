@@ -63,6 +63,7 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
     ctx = context()
     device = torch.device(device)
     loaded.to(device)
+    classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device
     levels = [None] + list(cutoffs)
     hits = torch.zeros(len(levels), 2, dtype=torch.long, device=device)
     seen = skipped = 0
@@ -74,7 +75,7 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
             continue
         variants = torch.cat([b.x if c is None else lowpass(b.x, c, kind).clamp(0, 1) for c in levels])  # level-major
         logits = loaded.classify(normalize(variants, spec)).view(len(levels), len(b), -1)
-        t = mapping[b.labels].to(device, non_blocking=True)
+        t = classes_of[b.labels.to(device, non_blocking=True)]
         hits += torch.stack([topk_hits(logits[j], t) for j in range(len(levels))])
         seen += len(b)
     summed = all_sum(torch.cat([hits.cpu().flatten(), torch.tensor([seen, skipped])]), ctx).tolist()

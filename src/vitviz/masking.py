@@ -77,6 +77,7 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
     excluded = len(rows) - len(with_box)
     device = torch.device(device)
     loaded.to(device)
+    classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device
     ctx = context()
     hits = torch.zeros(len(VARIANTS), 2, dtype=torch.long, device=device)
     seen = skipped = 0
@@ -86,7 +87,7 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
         if not len(b):
             continue
         logits = loaded.classify(b.x).view(len(b), len(VARIANTS), -1)
-        t = mapping[b.labels].to(device, non_blocking=True)
+        t = classes_of[b.labels.to(device, non_blocking=True)]
         hits += torch.stack([topk_hits(logits[:, j], t) for j in range(len(VARIANTS))])
         seen += len(b)
     summed = all_sum(torch.cat([hits.cpu().flatten(), torch.tensor([seen, skipped])]), ctx).tolist()

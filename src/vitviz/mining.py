@@ -151,11 +151,12 @@ def activation_maps(loaded: LoadedModel, result: MiningResult, index: DatasetInd
                 if s.name not in maps:
                     maps[s.name] = torch.full((s.channels, top, gh, gw), float("nan"))
                 cols = need[:, offsets[s.name]:offsets[s.name] + s.channels]  # (top, C)
-                for j, row in enumerate(b.rows.tolist()):
-                    hit = (cols == row).nonzero(as_tuple=False)               # (n, 2): rank, channel
-                    if len(hit):
-                        vals = tok[j].T[hit[:, 1]].cpu().view(-1, gh, gw)      # row-major patch grid
-                        maps[s.name][hit[:, 1], hit[:, 0]] = vals
+                hit = torch.isin(cols, b.rows).nonzero(as_tuple=False)         # (n, 2): rank, channel
+                if len(hit):
+                    where = {row: j for j, row in enumerate(b.rows.tolist())}
+                    image = torch.tensor([where[r] for r in cols[hit[:, 0], hit[:, 1]].tolist()])
+                    vals = tok[image.to(device), :, hit[:, 1].to(device)].cpu()   # (n, N): one copy per site
+                    maps[s.name][hit[:, 1], hit[:, 0]] = vals.view(-1, gh, gw)    # row-major patch grid
     if ctx.world > 1:  # each rank filled the maps of its own images
         merged: dict[str, torch.Tensor] = {}
         for part in gather_objects(maps, ctx):

@@ -1,6 +1,7 @@
 """How a model runs: precision, attention kernel, memory layout, DataLoader workers, pinned memory and where
-JPEGs are decoded. Each switch is a fast path that can be turned off; only bf16 changes numbers, within the
-tolerance documented in the README (section "Speed") and enforced by tests/test_runtime.py."""
+JPEGs are decoded. Each switch is a fast path that can be turned off. Workers and pinned memory never change a
+result; fused attention and channels-last change float rounding only; bf16 (and tf32 on a GPU) and device
+decoding change numbers within the tolerances of the README (section "Speed"), held by tests/test_runtime.py."""
 from __future__ import annotations
 
 import contextlib
@@ -16,11 +17,13 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 class Runtime:
     """The fast paths of one process.
 
-    precision: fp32 (exact), tf32 (TensorFloat-32 matmuls and convolutions on a GPU; fp32 on a CPU) or
+    precision: fp32 (fp32 everywhere, cuDNN convolutions included, which PyTorch would otherwise run in TF32),
+        tf32 (TensorFloat-32 matmuls and convolutions on a GPU; fp32 on a CPU) or
         bf16 (autocast of matmuls and convolutions to bfloat16; activations and logits read back in fp32).
     fused_attention: timm attention through F.scaled_dot_product_attention (flash or memory-efficient kernels
         on a GPU) where timm supports it; false forces the explicit softmax(QK^T)V in every timm attention.
-    channels_last: CNN weights and inputs in NHWC, the layout tensor cores want; transformers are left as is.
+    channels_last: CNN weights (and the inputs `classify` gets) in NHWC, the layout tensor cores want;
+        transformers are left as is.
     num_workers: DataLoader worker processes that decode and crop images beside the model.
     pin_memory: batches in page-locked memory, copied to a GPU without blocking the host.
     device_decode: JPEG bytes travel to the model's device and are decoded there (nvJPEG on a GPU) and
@@ -48,7 +51,9 @@ class Runtime:
         return self.pin_memory and torch.device(device).type == "cuda"
 
     def prepare(self, model: nn.Module, device: str | torch.device, kind: str) -> nn.Module:
-        """`model` (changed in place) on `device`, with this runtime's attention, layout and matmul precision."""
+        """`model` (changed in place) on `device`, with this runtime's attention, layout and matmul precision.
+
+        The TF32 switches are global to the process: the runtime prepared last sets them."""
         set_fused_attention(model, self.fused_attention)
         model.to(device)
         if self.channels_last and kind == "cnn":

@@ -147,8 +147,9 @@ def _in_proj(attn: nn.Module, i: int, d: int) -> Callable[[torch.Tensor], torch.
     """Part i (q, k or v) of nn.MultiheadAttention's input projection, read from the live weights at call time
     (so it follows the model across devices and dtypes)."""
     def project(x: torch.Tensor) -> torch.Tensor:
+        w = attn.in_proj_weight[i * d:(i + 1) * d]
         b = attn.in_proj_bias[i * d:(i + 1) * d] if attn.in_proj_bias is not None else None
-        return nn.functional.linear(x, attn.in_proj_weight[i * d:(i + 1) * d], b)
+        return nn.functional.linear(x.to(w.dtype), w, b)  # a bf16 input recorded under autocast, read outside it
     return project
 
 

@@ -94,6 +94,7 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
     df = index.split(split)
     rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
     ctx = context()
+    classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device
     n = 0
     names = ["natural", "mean_patches", *layers]
     hits = torch.zeros(len(names), 2, dtype=torch.long, device=device)
@@ -101,7 +102,7 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
     for b in batches(loaded, index, split, shard(rows, ctx), batch_size, device, desc=f"token mixing {loaded.key}"):
         if not len(b):
             continue
-        t = mapping[b.labels].to(device, non_blocking=True)
+        t = classes_of[b.labels.to(device, non_blocking=True)]
         with loaded.autocast(device):
             sweep, normed = _sweep_logits(model, b.x, layers + [0])
             mean_head = head_logits(model, normed[:, 1:].mean(1))
