@@ -16,7 +16,7 @@ from vitviz.data import batches
 from vitviz.device_decode import decode_images, read_encoded
 from vitviz.evaluate import evaluate
 from vitviz.imagenet import load_rgb, read_index
-from vitviz.masking import MaskedViews, fill_value
+from vitviz.masking import MaskedViews, fill_value, mask_eval
 from vitviz.mining import mine
 from vitviz.modelspec import ModelSpec
 from vitviz.prepare import prepare_dataset
@@ -130,6 +130,9 @@ def test_dataloader_workers_give_the_same_result(tiny_index):
     a = mine(lm, sites, tiny_index, "train", k=3, batch_size=4)
     b = mine(with_runtime(lm, num_workers=2), sites, tiny_index, "train", k=3, batch_size=4)
     assert torch.equal(a.indices, b.indices) and torch.equal(a.values, b.values) and a.images == b.images
+    lm.spec.class_wnids = tiny_index.wnids
+    masked = [mask_eval(with_runtime(lm, num_workers=w), tiny_index, "val", batch_size=3) for w in (0, 2)]
+    assert masked[0] == masked[1] and masked[0]["images"] > 0     # masked views made in the worker processes
 
 
 def test_device_decode_is_bit_exact_for_jpegs_and_falls_back_to_pil_for_the_rest(quirky_index):
