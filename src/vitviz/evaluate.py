@@ -27,6 +27,14 @@ def spread_rows(n: int, limit: int) -> list[int]:
     return sorted(set(np.linspace(0, n - 1, limit).round().astype(int).tolist()))
 
 
+def classified_rows(index: DatasetIndex, split: str, limit: int, mapping: torch.Tensor) -> list[int]:
+    """Rows of `split` (`limit` of them spread evenly, 0 for all) whose class the model has (mapping >= 0)."""
+    labels = index.split(split)["label"].to_numpy()
+    rows = spread_rows(len(labels), limit)
+    known = mapping.numpy()[labels[rows]] >= 0
+    return [r for r, k in zip(rows, known) if k]
+
+
 def in_topk(logits: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
     """Boolean (...): whether each target is among the top-k logits of the last dim (k capped at the class count)."""
     top = logits.topk(min(k, logits.shape[-1]), dim=-1).indices
@@ -48,8 +56,7 @@ def evaluate(loaded: LoadedModel, index: DatasetIndex, split: str = "val", limit
     mapping = label_map(index.wnids, spec.class_wnids)
     if (mapping < 0).all():
         return {"applicable": False, "reason": "no class of the dataset is among the model's classes"}
-    df = index.split(split)
-    rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
+    rows = classified_rows(index, split, limit, mapping)
     ctx = context()
     device = torch.device(device)
     loaded.to(device)

@@ -12,7 +12,7 @@ import torch
 
 from .data import batches
 from .distributed import all_sum, context, shard
-from .evaluate import label_map, spread_rows, topk_hits
+from .evaluate import classified_rows, label_map, topk_hits
 from .imagenet import DatasetIndex
 from .zoo import LoadedModel, normalize
 
@@ -58,8 +58,7 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
     """Top-1 and top-5 per cutoff (and clean), each image decoded once and all its variants batched."""
     spec = loaded.spec
     mapping = label_map(index.wnids, spec.class_wnids)
-    df = index.split(split)
-    rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
+    rows = classified_rows(index, split, limit, mapping)
     ctx = context()
     device = torch.device(device)
     loaded.to(device)

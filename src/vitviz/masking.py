@@ -10,7 +10,7 @@ import torch
 
 from .data import batches
 from .distributed import all_sum, context, shard
-from .evaluate import label_map, spread_rows, topk_hits
+from .evaluate import classified_rows, label_map, spread_rows, topk_hits
 from .imagenet import DatasetIndex
 from .zoo import LoadedModel
 
@@ -70,11 +70,9 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
     """
     spec = loaded.spec
     mapping = label_map(index.wnids, spec.class_wnids)
-    df = index.split(split)
     boxes = index.boxes(split)
-    rows = spread_rows(len(df), limit)
-    with_box = [r for r in rows if boxes[r] and mapping[int(df["label"].iloc[r])] >= 0]
-    excluded = len(rows) - len(with_box)
+    with_box = [r for r in classified_rows(index, split, limit, mapping) if boxes[r]]
+    excluded = len(spread_rows(len(boxes), limit)) - len(with_box)
     device = torch.device(device)
     loaded.to(device)
     classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 
-from .data import batches
+from .data import Batch, batches
 from .distributed import all_gather, all_sum, context, gather_objects, shard
 from .evaluate import spread_rows
 from .hooks import Recorder, image_forward
@@ -71,32 +72,42 @@ class MiningResult:
         return [rows[j] for j in keep], [vals[j] for j in keep]
 
 
+def site_outputs(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, rows: list[int],
+                 batch_size: int, device: torch.device, desc: str) -> Iterator[tuple[Batch, dict | None]]:
+    """Per batch of the images at `rows`: the batch and the recorded outputs of `sites` (None when every image of
+    the batch failed to decode). Each forward stops after the deepest site."""
+    model = loaded.to(device)
+    forward = image_forward(model)
+    deepest = max(sites, key=lambda s: s.layer).block if sites else None
+    with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
+        for b in batches(loaded, index, split, rows, batch_size, device, desc=desc):
+            if not len(b):
+                yield b, None
+                continue
+            with loaded.autocast(device):
+                out = rec.run(forward, b.x)
+            yield b, out
+
+
 @torch.no_grad()
 def mine(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, k: int, stat: str = "mean",
          limit: int = 0, batch_size: int = 64, device: str | torch.device = "cpu") -> MiningResult:
     """Stream a split once and keep, for every channel of every site, the k images with the highest statistic."""
     device = torch.device(device)
-    model = loaded.to(device)
     total = sum(s.channels for s in sites)
     values = torch.full((0, total), float("-inf"), device=device)
     indices = torch.full((0, total), -1, dtype=torch.long, device=device)
-    df = index.split(split)
     ctx = context()
-    forward = image_forward(model)
-    deepest = max(sites, key=lambda s: s.layer).block
+    rows = shard(spread_rows(len(index.split(split)), limit), ctx)
     seen = skipped = 0
-    with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
-        for b in batches(loaded, index, split, shard(spread_rows(len(df), limit), ctx), batch_size, device,
-                         desc=f"mine {loaded.key} ({split})"):
-            skipped += b.skipped
-            if not len(b):
-                continue
-            with loaded.autocast(device):
-                out = rec.run(forward, b.x)
-            stats = torch.cat([site_statistic(s, out[s.module], len(b), stat) for s in sites], dim=1)
-            rows_d = b.rows.to(device, non_blocking=True).view(-1, 1).expand(-1, total)
-            values, indices = merge_topk(values, indices, stats, rows_d, k, ordered=True)
-            seen += len(b)
+    for b, out in site_outputs(loaded, sites, index, split, rows, batch_size, device, f"mine {loaded.key} ({split})"):
+        skipped += b.skipped
+        if out is None:
+            continue
+        stats = torch.cat([site_statistic(s, out[s.module], len(b), stat) for s in sites], dim=1)
+        rows_d = b.rows.to(device, non_blocking=True).view(-1, 1).expand(-1, total)
+        values, indices = merge_topk(values, indices, stats, rows_d, k, ordered=True)
+        seen += len(b)
     if values.shape[0] < k:  # fewer images than k: pad with rows that lose every comparison
         pad = k - values.shape[0]
         values = torch.cat([values, torch.full((pad, total), float("-inf"), device=device)])
@@ -129,34 +140,28 @@ def activation_maps(loaded: LoadedModel, result: MiningResult, index: DatasetInd
     A second pass decodes only the images that are an exemplar of some feature, each once.
     """
     device = torch.device(device)
-    model = loaded.to(device)
     sites = [s for s in result.sites if s.spatial]
     offsets = result.offsets()
     need = result.indices[:top]
     wanted = sorted({int(r) for r in need.flatten().tolist() if r >= 0})
     ctx = context()
-    forward = image_forward(model)
-    deepest = max(sites, key=lambda s: s.layer).block if sites else None
     maps: dict[str, torch.Tensor] = {}
-    with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
-        for b in batches(loaded, index, result.split, shard(wanted, ctx), batch_size, device,
-                         desc=f"maps {loaded.key}"):
-            if not len(b):
-                continue
-            with loaded.autocast(device):
-                out = rec.run(forward, b.x)
-            for s in sites:
-                tok = s.patch_tokens(out[s.module], len(b)).float()          # (b, N, C)
-                gh, gw = patch_grid(tok.shape[1])
-                if s.name not in maps:
-                    maps[s.name] = torch.full((s.channels, top, gh, gw), float("nan"))
-                cols = need[:, offsets[s.name]:offsets[s.name] + s.channels]  # (top, C)
-                hit = torch.isin(cols, b.rows).nonzero(as_tuple=False)         # (n, 2): rank, channel
-                if len(hit):
-                    where = {row: j for j, row in enumerate(b.rows.tolist())}
-                    image = torch.tensor([where[r] for r in cols[hit[:, 0], hit[:, 1]].tolist()])
-                    vals = tok[image.to(device), :, hit[:, 1].to(device)].cpu()   # (n, N): one copy per site
-                    maps[s.name][hit[:, 1], hit[:, 0]] = vals.view(-1, gh, gw)    # row-major patch grid
+    for b, out in site_outputs(loaded, sites, index, result.split, shard(wanted, ctx), batch_size, device,
+                               f"maps {loaded.key}"):
+        if out is None:
+            continue
+        where = {row: j for j, row in enumerate(b.rows.tolist())}                # split row -> place in batch
+        for s in sites:
+            tok = s.patch_tokens(out[s.module], len(b)).float()          # (b, N, C)
+            gh, gw = patch_grid(tok.shape[1])
+            if s.name not in maps:
+                maps[s.name] = torch.full((s.channels, top, gh, gw), float("nan"))
+            cols = need[:, offsets[s.name]:offsets[s.name] + s.channels]  # (top, C)
+            hit = torch.isin(cols, b.rows).nonzero(as_tuple=False)         # (n, 2): rank, channel
+            if len(hit):
+                image = torch.tensor([where[r] for r in cols[hit[:, 0], hit[:, 1]].tolist()])
+                vals = tok[image.to(device), :, hit[:, 1].to(device)].cpu()   # (n, N): one copy per site
+                maps[s.name][hit[:, 1], hit[:, 0]] = vals.view(-1, gh, gw)    # row-major patch grid
     if ctx.world > 1:  # each rank filled the maps of its own images
         merged: dict[str, torch.Tensor] = {}
         for part in gather_objects(maps, ctx):

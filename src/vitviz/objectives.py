@@ -51,11 +51,9 @@ def objectives(outputs: dict[str, list[torch.Tensor]], groups: list[TargetGroup]
                reduce: str = "mean") -> torch.Tensor:
     """Objective (F,) of every target of a batch whose rows are feature-major (F x copies)."""
     features = sum(len(g.rows) for g in groups)
-    out = None
+    out = torch.zeros(features, device=groups[0].rows.device)   # feature_objective is fp32
     for g in groups:
         tok = g.site.patch_tokens(outputs[g.site.module], features * copies)
         tok = tok.reshape(features, copies, *tok.shape[1:]).index_select(0, g.rows).flatten(0, 1)
-        vals = feature_objective(tok, g.channels, copies, reduce)
-        out = torch.zeros(features, dtype=vals.dtype, device=vals.device) if out is None else out
-        out = out.index_copy(0, g.rows, vals)
+        out = out.index_copy(0, g.rows, feature_objective(tok, g.channels, copies, reduce))
     return out

@@ -5,10 +5,9 @@ import logging
 
 import torch
 
-from .data import batches
 from .evaluate import spread_rows
-from .hooks import Recorder, image_forward
 from .imagenet import DatasetIndex
+from .mining import site_outputs, site_statistic
 from .sites import Site, list_sites, resolve
 from .visualize import Target, feature_seed
 from .zoo import LoadedModel
@@ -31,23 +30,16 @@ def candidate_sites(loaded: LoadedModel, kinds: list[str], layers: list[int] | N
 def mean_activations(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, limit: int,
                      batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Per site, each channel's activation averaged over patch tokens and over `limit` images of a split."""
-    df = index.split(split)
     device = torch.device(device)
     sums = {s.name: torch.zeros(s.channels, dtype=torch.float64, device=device) for s in sites}
     seen = 0
-    model = loaded.to(device)
-    forward = image_forward(model)
-    deepest = max(sites, key=lambda s: s.layer).block
-    with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
-        for b in batches(loaded, index, split, spread_rows(len(df), limit), batch_size, device,
-                         desc=f"rank features {loaded.key}"):
-            if not len(b):
-                continue
-            with loaded.autocast(device):
-                out = rec.run(forward, b.x)
-            for s in sites:
-                sums[s.name] += s.patch_tokens(out[s.module], len(b)).float().mean(dim=1).sum(dim=0).double()
-            seen += len(b)
+    rows = spread_rows(len(index.split(split)), limit)
+    for b, out in site_outputs(loaded, sites, index, split, rows, batch_size, device, f"rank features {loaded.key}"):
+        if out is None:
+            continue
+        for s in sites:
+            sums[s.name] += site_statistic(s, out[s.module], len(b), "mean").sum(dim=0).double()
+        seen += len(b)
     return {k: v.cpu() / max(seen, 1) for k, v in sums.items()}
 
 

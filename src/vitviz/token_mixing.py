@@ -16,7 +16,7 @@ from torch import nn
 
 from .data import batches
 from .distributed import all_sum, context, shard
-from .evaluate import in_topk, label_map, spread_rows, topk_hits
+from .evaluate import classified_rows, in_topk, label_map, topk_hits
 from .imagenet import DatasetIndex
 from .zoo import LoadedModel
 
@@ -91,8 +91,7 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
     depth = len(model.blocks)
     layers = sorted({int(L) for L in layers if 0 <= int(L) <= depth})
     mapping = label_map(index.wnids, loaded.spec.class_wnids)
-    df = index.split(split)
-    rows = [r for r in spread_rows(len(df), limit) if mapping[int(df["label"].iloc[r])] >= 0]
+    rows = classified_rows(index, split, limit, mapping)
     ctx = context()
     classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device
     n = 0

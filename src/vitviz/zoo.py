@@ -30,13 +30,9 @@ class LoadedModel:
     def key(self) -> str:
         return self.spec.key
 
-    @property
-    def kind(self) -> str:
-        return self.spec.kind
-
     def to(self, device: str | torch.device) -> nn.Module:
         """The model on `device`, prepared by the runtime (attention kernel, memory layout, matmul precision)."""
-        return self.runtime.prepare(self.model, device, self.kind)
+        return self.runtime.prepare(self.model, device, self.spec.kind)
 
     def autocast(self, device: str | torch.device):
         """The runtime's autocast context for forwards on `device`."""
@@ -47,7 +43,7 @@ class LoadedModel:
         if self.spec.num_classes <= 0:
             raise ValueError(f"model {self.key!r} has no classifier head")
         with self.autocast(x.device):
-            return self.model(self.runtime.layout(x, self.kind)).float()
+            return self.model(self.runtime.layout(x, self.spec.kind)).float()
 
 
 def detect_kind(model: nn.Module) -> str:
