@@ -11,12 +11,12 @@ from pathlib import Path
 import torch
 
 from common import DEMO_VIT, random_loaded, seconds, synthetic_index
-from vitviz.data import batches
-from vitviz.evaluate import evaluate
-from vitviz.imagenet import read_index
-from vitviz.runner import setup_logging
-from vitviz.visualize import pick_device
-from vitviz.zoo import load_model
+from vitviz.data.loader import batches
+from vitviz.evaluation.accuracy import evaluate
+from vitviz.data.imagenet import read_index
+from vitviz.core.runner import setup_logging
+from vitviz.visualization.optimize import pick_device
+from vitviz.models.store import load_model
 
 log = logging.getLogger("vitviz.bench_eval")
 

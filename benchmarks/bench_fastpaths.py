@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 
 from common import random_loaded, seconds, synthetic_index
-from vitviz.evaluate import evaluate
-from vitviz.runner import setup_logging
-from vitviz.runtime import Runtime
-from vitviz.visualize import pick_device
+from vitviz.evaluation.accuracy import evaluate
+from vitviz.core.runner import setup_logging
+from vitviz.core.runtime import Runtime
+from vitviz.visualization.optimize import pick_device
 
 log = logging.getLogger("vitviz.bench_fastpaths")
 

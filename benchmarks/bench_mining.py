@@ -14,13 +14,13 @@ from pathlib import Path
 import torch
 
 from common import DEMO_VIT, random_loaded, seconds
-from vitviz.hooks import Recorder, image_forward
-from vitviz.mining import merge_topk, site_statistic
-from vitviz.runner import setup_logging
-from vitviz.runtime import Runtime
-from vitviz.selection import candidate_sites
-from vitviz.visualize import pick_device
-from vitviz.zoo import load_model
+from vitviz.models.hooks import Recorder, image_forward
+from vitviz.exemplars.mining import merge_topk, site_statistic
+from vitviz.core.runner import setup_logging
+from vitviz.core.runtime import Runtime
+from vitviz.visualization.selection import candidate_sites
+from vitviz.visualization.optimize import pick_device
+from vitviz.models.store import load_model
 
 log = logging.getLogger("vitviz.bench_mining")
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import torch
 
 from common import DEMO_VIT, random_loaded, seconds
-from vitviz.augment import AugmentConfig
-from vitviz.runner import setup_logging
-from vitviz.runtime import Runtime
-from vitviz.visualize import Target, VisSettings, pick_device, visualize
-from vitviz.zoo import load_model
+from vitviz.visualization.augment import AugmentConfig
+from vitviz.core.runner import setup_logging
+from vitviz.core.runtime import Runtime
+from vitviz.visualization.optimize import Target, VisSettings, pick_device, visualize
+from vitviz.models.store import load_model
 
 log = logging.getLogger("vitviz.bench_visualize")
 

@@ -6,15 +6,15 @@ import logging
 
 import numpy as np
 
-from vitviz.augment import AugmentConfig
-from vitviz.evaluate import evaluate
-from vitviz.imagenet import read_index
-from vitviz.mining import mine
-from vitviz.runner import setup_logging
-from vitviz.runtime import Runtime
-from vitviz.selection import candidate_sites
-from vitviz.visualize import Target, VisSettings, pick_device, visualize
-from vitviz.zoo import load_model
+from vitviz.visualization.augment import AugmentConfig
+from vitviz.evaluation.accuracy import evaluate
+from vitviz.data.imagenet import read_index
+from vitviz.exemplars.mining import mine
+from vitviz.core.runner import setup_logging
+from vitviz.core.runtime import Runtime
+from vitviz.visualization.selection import candidate_sites
+from vitviz.visualization.optimize import Target, VisSettings, pick_device, visualize
+from vitviz.models.store import load_model
 
 log = logging.getLogger("vitviz.compare_precision")
 

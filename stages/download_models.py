@@ -1,9 +1,9 @@
 """Stage download_models@<key>: fetch or train one model into data/models/<key> and evaluate it."""
-from vitviz.config import load_params
-from vitviz.imagenet import read_index
-from vitviz.materialize import materialize
-from vitviz.runner import model_stage_args, run
-from vitviz.schema import ConfigError
+from vitviz.core.config import load_params
+from vitviz.data.imagenet import read_index
+from vitviz.models.materialize import materialize
+from vitviz.core.runner import model_stage_args, run
+from vitviz.core.schema import ConfigError
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Stage lowpass_eval@<key>: top-1 against the low-pass cutoff (Fig. 16)."""
-from vitviz.atomic import write_json
-from vitviz.lowpass import lowpass_eval
-from vitviz.runner import main_process, model_stage, run
+from vitviz.core.atomic import write_json
+from vitviz.evaluation.lowpass import lowpass_eval
+from vitviz.core.runner import main_process, model_stage, run
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Stage mask_eval@<key>: accuracy on full, foreground-only and background-only images (Tables 2 and 3)."""
-from vitviz.atomic import write_json
-from vitviz.masking import mask_eval
-from vitviz.runner import main_process, model_stage, run
+from vitviz.core.atomic import write_json
+from vitviz.evaluation.masking import mask_eval
+from vitviz.core.runner import main_process, model_stage, run
 
 
 def main() -> None:

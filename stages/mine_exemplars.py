@@ -1,11 +1,11 @@
 """Stage mine_exemplars@<key>: top-k exemplars of every feature, their activation maps, and spatial locality."""
-from vitviz.atomic import atomic_path
-from vitviz.concepts import concept_labels, load_vocabulary
-from vitviz.exemplar_store import write_exemplars
-from vitviz.locality import locality_table
-from vitviz.mining import activation_maps, mine
-from vitviz.runner import main_process, model_stage, run
-from vitviz.selection import candidate_sites
+from vitviz.core.atomic import atomic_path
+from vitviz.exemplars.concepts import concept_labels, load_vocabulary
+from vitviz.exemplars.store import write_exemplars
+from vitviz.exemplars.locality import locality_table
+from vitviz.exemplars.mining import activation_maps, mine
+from vitviz.core.runner import main_process, model_stage, run
+from vitviz.visualization.selection import candidate_sites
 
 
 def main() -> None:

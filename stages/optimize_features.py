@@ -1,12 +1,12 @@
 """Stage optimize_features@<key>: activation maximisation of the selected features of one model."""
-from vitviz.atomic import atomic_path
-from vitviz.config import load_params
-from vitviz.feature_store import write_features
-from vitviz.imagenet import read_index
-from vitviz.runner import main_process, model_stage_args, run
-from vitviz.selection import select_targets
-from vitviz.visualize import pick_device, settings_for, visualize
-from vitviz.zoo import load_model
+from vitviz.core.atomic import atomic_path
+from vitviz.core.config import load_params
+from vitviz.visualization.store import write_features
+from vitviz.data.imagenet import read_index
+from vitviz.core.runner import main_process, model_stage_args, run
+from vitviz.visualization.selection import select_targets
+from vitviz.visualization.optimize import pick_device, settings_for, visualize
+from vitviz.models.store import load_model
 
 
 def main() -> None:

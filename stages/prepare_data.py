@@ -1,10 +1,10 @@
 """Stage prepare_data: write the synthetic ImageNet (or index a real one) into data/dataset."""
 import argparse
 
-from vitviz.atomic import atomic_path
-from vitviz.config import load_params
-from vitviz.prepare import prepare_dataset
-from vitviz.runner import run
+from vitviz.core.atomic import atomic_path
+from vitviz.core.config import load_params
+from vitviz.data.prepare import prepare_dataset
+from vitviz.core.runner import run
 
 
 def main() -> None:

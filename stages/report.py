@@ -1,9 +1,9 @@
 """Stage report: render reports/ (offline HTML, markdown twin, figures, metrics.json) from the stage outputs."""
 import argparse
 
-from vitviz.config import load_params
+from vitviz.core.config import load_params
 from vitviz.report import build_report
-from vitviz.runner import run
+from vitviz.core.runner import run
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """Stage token_mixing@<key>: Table 1 probes, the isolating-CLS sweep, the per-patch head grid, and Appendix F."""
-from vitviz.atomic import atomic_path, write_json
-from vitviz.exemplar_store import read_exemplars
-from vitviz.feature_store import read_features
-from vitviz.runner import main_process, model_stage, run
-from vitviz.spatial_info import appendix_f_for_model
-from vitviz.token_mixing import cls_probe_error, run_probes
+from vitviz.core.atomic import atomic_path, write_json
+from vitviz.exemplars.store import read_exemplars
+from vitviz.visualization.store import read_features
+from vitviz.core.runner import main_process, model_stage, run
+from vitviz.token_mixing.appendix_f import appendix_f_for_model
+from vitviz.token_mixing.probes import cls_probe_error, run_probes
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def tiny_cfg():
-    from vitviz.config import SyntheticConfig
+    from vitviz.core.config import SyntheticConfig
     return SyntheticConfig(seed=3, classes=4, train_per_class=6, val_per_class=3, image_size=40,
                            quirk_fraction=0.0)
 
@@ -20,8 +20,8 @@ def tiny_cfg():
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory, tiny_cfg):
     """A prepared dataset folder (images plus index) as the prepare_data stage writes it."""
-    from vitviz.config import PrepareDataConfig
-    from vitviz.prepare import prepare_dataset
+    from vitviz.core.config import PrepareDataConfig
+    from vitviz.data.prepare import prepare_dataset
     out = tmp_path_factory.mktemp("dataset")
     prepare_dataset(PrepareDataConfig(source="synthetic", synthetic=tiny_cfg), out)
     return out
@@ -29,5 +29,5 @@ def tiny_dataset(tmp_path_factory, tiny_cfg):
 
 @pytest.fixture(scope="session")
 def tiny_index(tiny_dataset):
-    from vitviz.imagenet import read_index
+    from vitviz.data.imagenet import read_index
     return read_index(tiny_dataset)

@@ -1,7 +1,7 @@
 """Outputs appear whole or not at all; a rerun after a kill cleans up and succeeds."""
 import pytest
 
-from vitviz.atomic import atomic_path, write_json
+from vitviz.core.atomic import atomic_path, write_json
 
 
 def test_folder_replaced_in_one_step(tmp_path):

@@ -5,8 +5,8 @@ import sys
 import timm
 from PIL import Image
 
-from vitviz.modelspec import ModelSpec
-from vitviz.zoo import save_model
+from vitviz.models.spec import ModelSpec
+from vitviz.models.store import save_model
 
 
 def test_visualize_command(tmp_path):

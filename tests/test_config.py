@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from vitviz.config import ModelEntry, load_params, parse_params
-from vitviz.schema import ConfigError
+from vitviz.core.config import ModelEntry, load_params, parse_params
+from vitviz.core.schema import ConfigError
 
 
 def base():

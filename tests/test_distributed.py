@@ -8,25 +8,25 @@ import timm
 import torch
 import torch.multiprocessing as mp
 
-from vitviz.augment import AugmentConfig
-from vitviz.modelspec import ModelSpec
-from vitviz.visualize import Target, VisSettings
-from vitviz.zoo import save_model
+from vitviz.visualization.augment import AugmentConfig
+from vitviz.models.spec import ModelSpec
+from vitviz.visualization.optimize import Target, VisSettings
+from vitviz.models.store import save_model
 
 TARGETS = [Target("blocks.0.ffn", 3), Target("blocks.1.ffn", 7), Target("blocks.0.attn.k", 2), Target("blocks.1.ffn", 9)]
 
 
 def run_all(dataset_dir, model_dir) -> dict:
     """Every sharded pass, as a stage would call it."""
-    from vitviz.evaluate import evaluate
-    from vitviz.imagenet import read_index
-    from vitviz.lowpass import lowpass_eval
-    from vitviz.masking import mask_eval
-    from vitviz.mining import activation_maps, mine
-    from vitviz.selection import candidate_sites
-    from vitviz.token_mixing import run_probes
-    from vitviz.visualize import visualize
-    from vitviz.zoo import load_model
+    from vitviz.evaluation.accuracy import evaluate
+    from vitviz.data.imagenet import read_index
+    from vitviz.evaluation.lowpass import lowpass_eval
+    from vitviz.evaluation.masking import mask_eval
+    from vitviz.exemplars.mining import activation_maps, mine
+    from vitviz.visualization.selection import candidate_sites
+    from vitviz.token_mixing.probes import run_probes
+    from vitviz.visualization.optimize import visualize
+    from vitviz.models.store import load_model
     lm, index = load_model(model_dir), read_index(dataset_dir)
     res = mine(lm, candidate_sites(lm, ["ffn"], None), index, "val", k=3, batch_size=4)
     vis = visualize(lm, TARGETS, VisSettings(steps=3, augment=AugmentConfig(copies=2, jitter=1)))
@@ -42,7 +42,7 @@ def _worker(rank, world, port, dataset_dir, model_dir, out):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from vitviz.distributed import context
+    from vitviz.core.distributed import context
     import torch.distributed as dist
     assert context().world == world
     result = run_all(dataset_dir, model_dir)

@@ -3,7 +3,7 @@ import torch
 import torchvision
 
 from test_imagenet import make_kaggle
-from vitviz.config import parse_params
+from vitviz.core.config import parse_params
 from vitviz.doctor import format_table, run_doctor
 
 

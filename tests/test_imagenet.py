@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vitviz.imagenet import (DatasetLayoutError, ImageDecodeError, build_index, find_layout, load_rgb,
+from vitviz.data.imagenet import (DatasetLayoutError, ImageDecodeError, build_index, find_layout, load_rgb,
                              read_index)
-from vitviz.voc import Box, VocObject, write_voc_xml
+from vitviz.data.voc import Box, VocObject, write_voc_xml
 
 
 def _jpeg(path, rgb=(200, 30, 40), size=(12, 10)):

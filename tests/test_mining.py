@@ -7,18 +7,18 @@ import pytest
 import torch
 
 from test_visualize import tiny_loaded
-from vitviz.concepts import concept_labels, label_features
-from vitviz.imagenet import load_rgb, read_index
-from vitviz.locality import top_share
-from vitviz.mining import activation_maps, merge_topk, mine
-from vitviz.modelspec import ModelSpec
-from vitviz.overlay import overlay
-from vitviz.selection import candidate_sites
-from vitviz.zoo import LoadedModel, eval_transform
+from vitviz.exemplars.concepts import concept_labels, label_features
+from vitviz.data.imagenet import load_rgb, read_index
+from vitviz.exemplars.locality import top_share
+from vitviz.exemplars.mining import activation_maps, merge_topk, mine
+from vitviz.models.spec import ModelSpec
+from vitviz.report.overlay import overlay
+from vitviz.visualization.selection import candidate_sites
+from vitviz.models.store import LoadedModel, eval_transform
 
 
 def pil_inputs(lm, index, split="val"):
-    """Independent of vitviz.data: every image of a split through the model's PIL eval transform (float, normed)."""
+    """Independent of vitviz.data.loader: every image of a split through the model's PIL eval transform (float, normed)."""
     return [lm.transform(load_rgb(index.image_path(p))) for p in index.split(split)["path"]]
 
 

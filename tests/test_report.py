@@ -21,7 +21,7 @@ def test_markdown_and_html_twins(tmp_path):
 
 def test_deviations_of_the_shipped_configs():
     from conftest import REPO
-    from vitviz.config import load_params
+    from vitviz.core.config import load_params
     from vitviz.report.deviations_section import deviations
     demo = " ".join(deviations(load_params(REPO / "params.yaml")))
     assert "synthetic ImageNet" in demo and "steps = 100" in demo and "vit_demo" in demo
@@ -33,7 +33,7 @@ def test_speed_settings_that_change_numbers_are_reported():
     import dataclasses
 
     from conftest import REPO
-    from vitviz.config import load_params
+    from vitviz.core.config import load_params
     from vitviz.report.deviations_section import deviations
     paper = load_params(REPO / "configs" / "paper.yaml")
     fast = dataclasses.replace(paper, speed=dataclasses.replace(paper.speed, precision="bf16", device_decode=True,

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from test_visualize import tiny_loaded
-from vitviz.lowpass import CORNER, lowpass, lowpass_eval, normalized_auc
-from vitviz.masking import box_mask, fill_value, mask_eval, mask_variants, relative
+from vitviz.evaluation.lowpass import CORNER, lowpass, lowpass_eval, normalized_auc
+from vitviz.evaluation.masking import box_mask, fill_value, mask_eval, mask_variants, relative
 
 
 def test_masking_changes_exactly_the_box_pixels():

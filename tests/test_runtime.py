@@ -10,20 +10,20 @@ import torch
 from PIL import Image
 
 from test_visualize import tiny_loaded
-from vitviz.augment import AugmentConfig
-from vitviz.config import PrepareDataConfig, SyntheticConfig
-from vitviz.data import batches
-from vitviz.device_decode import decode_images, read_encoded
-from vitviz.evaluate import evaluate
-from vitviz.imagenet import load_rgb, read_index
-from vitviz.masking import MaskedViews, fill_value, mask_eval
-from vitviz.mining import mine
-from vitviz.modelspec import ModelSpec
-from vitviz.prepare import prepare_dataset
-from vitviz.runtime import Runtime
-from vitviz.selection import candidate_sites
-from vitviz.visualize import Target, VisSettings, visualize
-from vitviz.zoo import LoadedModel, eval_transform
+from vitviz.visualization.augment import AugmentConfig
+from vitviz.core.config import PrepareDataConfig, SyntheticConfig
+from vitviz.data.loader import batches
+from vitviz.data.device_decode import decode_images, read_encoded
+from vitviz.evaluation.accuracy import evaluate
+from vitviz.data.imagenet import load_rgb, read_index
+from vitviz.evaluation.masking import MaskedViews, fill_value, mask_eval
+from vitviz.exemplars.mining import mine
+from vitviz.models.spec import ModelSpec
+from vitviz.data.prepare import prepare_dataset
+from vitviz.core.runtime import Runtime
+from vitviz.visualization.selection import candidate_sites
+from vitviz.visualization.optimize import Target, VisSettings, visualize
+from vitviz.models.store import LoadedModel, eval_transform
 
 # The documented bf16 tolerance (README, "Speed"): RMS error relative to the RMS of the fp32 values.
 BF16_RMS_TOLERANCE = 0.02

@@ -4,9 +4,9 @@ import torch
 
 from test_visualize import tiny_loaded
 from test_mining import pil_inputs
-from vitviz.selection import mean_activations, select_targets, top_channels
-from vitviz.sites import SiteError, list_sites
-from vitviz.visualize import Target
+from vitviz.visualization.selection import mean_activations, select_targets, top_channels
+from vitviz.models.sites import SiteError, list_sites
+from vitviz.visualization.optimize import Target
 
 
 def test_top_channels_ties_go_to_the_lower_index():

@@ -8,8 +8,8 @@ import timm
 import torch
 import torchvision
 
-from vitviz.config import parse_params
-from vitviz.sources import ModelSourceError, fetch
+from vitviz.core.config import parse_params
+from vitviz.models.fetch import ModelSourceError, fetch
 
 VIT_KW = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
 CLIP_KW = {"embed_dim": 32,

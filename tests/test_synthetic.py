@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from vitviz import synthetic
-from vitviz.config import SyntheticConfig
-from vitviz.imagenet import build_index, load_rgb, read_index
+from vitviz.data import synthetic
+from vitviz.core.config import SyntheticConfig
+from vitviz.data.imagenet import build_index, load_rgb, read_index
 
 
 def test_same_seed_same_bytes(tmp_path, tiny_cfg):

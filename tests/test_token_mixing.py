@@ -5,8 +5,8 @@ import timm
 import torch
 
 from test_visualize import tiny_loaded
-from vitviz.spatial_info import blackout, linearity
-from vitviz.token_mixing import cls_probe_error, embed, head_logits, isolating_cls_logits, run_probes
+from vitviz.token_mixing.appendix_f import blackout, linearity
+from vitviz.token_mixing.probes import cls_probe_error, embed, head_logits, isolating_cls_logits, run_probes
 
 
 def vit(depth=3):

@@ -7,13 +7,13 @@ import timm
 import torch
 from torch import nn
 
-from vitviz.augment import AugmentConfig, augment_batch, color_shift_params, jitter_shift, noise_std_at
-from vitviz.hooks import Recorder, image_forward
-from vitviz.modelspec import ModelSpec
-from vitviz.objectives import group_targets, objectives, total_variation
-from vitviz.sites import list_sites
-from vitviz.visualize import Target, VisSettings, feature_seed, visualize
-from vitviz.zoo import LoadedModel, eval_transform
+from vitviz.visualization.augment import AugmentConfig, augment_batch, color_shift_params, jitter_shift, noise_std_at
+from vitviz.models.hooks import Recorder, image_forward
+from vitviz.models.spec import ModelSpec
+from vitviz.visualization.objectives import group_targets, objectives, total_variation
+from vitviz.models.sites import list_sites
+from vitviz.visualization.optimize import Target, VisSettings, feature_seed, visualize
+from vitviz.models.store import LoadedModel, eval_transform
 
 KW = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 3, "num_heads": 2}
 

@@ -1,5 +1,5 @@
 """Box XMLs: what is written at known coordinates is read back exactly; other classes are ignored."""
-from vitviz.voc import Box, VocObject, read_voc_objects, true_class_boxes, write_voc_xml
+from vitviz.data.voc import Box, VocObject, read_voc_objects, true_class_boxes, write_voc_xml
 
 
 def test_box_roundtrip_and_true_class_filter(tmp_path):

@@ -7,8 +7,8 @@ import timm
 import torch
 from PIL import Image
 
-from vitviz.modelspec import ModelSpec
-from vitviz.zoo import detect_kind, eval_transform, load_model, save_model
+from vitviz.models.spec import ModelSpec
+from vitviz.models.store import detect_kind, eval_transform, load_model, save_model
 
 
 def tiny_vit_spec(key="v"):

@@ -4,21 +4,21 @@ from __future__ import annotations
 import argparse
 import logging
 
-from .runner import run
+from vitviz.core.runner import run
 
 log = logging.getLogger("vitviz")
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from .config import load_params
+    from vitviz.core.config import load_params
     p = load_params(args.params)
     log.info("%s is valid: %d model(s): %s", args.params, len(p.models), ", ".join(p.models))
 
 
 def _synth(args: argparse.Namespace) -> None:
-    from .atomic import atomic_path
-    from .config import load_params
-    from .prepare import prepare_dataset
+    from vitviz.core.atomic import atomic_path
+    from vitviz.core.config import load_params
+    from vitviz.data.prepare import prepare_dataset
     cfg = load_params(args.params).prepare_data
     cfg.source = "synthetic"
     with atomic_path(args.out) as tmp:
@@ -30,14 +30,14 @@ def open_model(name: str, data: str = "data", device: str = "cpu", timeout: floa
     """A LoadedModel from a materialised key (data/models/<key>), a model folder, or a timm name[.tag]."""
     from pathlib import Path
 
-    from .runtime import Runtime
-    from .zoo import load_model
+    from vitviz.core.runtime import Runtime
+    from vitviz.models.store import load_model
     for cand in (Path(data) / "models" / name, Path(name)):
         if (cand / "spec.json").exists():
             return load_model(cand, device, runtime)
-    from .config import ModelEntry
-    from .sources import fetch
-    from .zoo import LoadedModel, eval_transform
+    from vitviz.core.config import ModelEntry
+    from vitviz.models.fetch import fetch
+    from vitviz.models.store import LoadedModel, eval_transform
     base, _, tag = name.partition(".")
     model, spec = fetch(ModelEntry(source="timm", name=base, tag=tag or None), base, timeout=timeout)
     loaded = LoadedModel(model.eval().requires_grad_(False), spec, eval_transform(spec), runtime or Runtime())
@@ -51,9 +51,9 @@ def _visualize(args: argparse.Namespace) -> None:
 
     from PIL import Image
 
-    from .config import Params, load_params
-    from .feature_store import image_name
-    from .visualize import Target, pick_device, settings_for, visualize
+    from vitviz.core.config import Params, load_params
+    from vitviz.visualization.store import image_name
+    from vitviz.visualization.optimize import Target, pick_device, settings_for, visualize
     params = load_params(args.params) if Path(args.params).exists() else Params()
     cfg = params.optimize_features
     device = pick_device(args.device or cfg.device)
@@ -82,8 +82,8 @@ def _visualize(args: argparse.Namespace) -> None:
 def _doctor(args: argparse.Namespace) -> None:
     import sys
 
-    from .config import load_params
-    from .doctor import format_table, run_doctor
+    from vitviz.core.config import load_params
+    from vitviz.doctor import format_table, run_doctor
     checks = run_doctor(load_params(args.config), args.timeout)
     print(format_table(checks))  # the table is the command's output
     if any(c.status == "missing" for c in checks):

@@ -9,9 +9,9 @@ from urllib.parse import urlparse
 
 import torch
 
-from .architectures import architecture_error
-from .config import ModelEntry, Params
-from .imagenet import DatasetLayoutError, class_list, find_layout
+from vitviz.models.registry import architecture_error
+from vitviz.core.config import ModelEntry, Params
+from vitviz.data.imagenet import DatasetLayoutError, class_list, find_layout
 
 
 @dataclass
@@ -61,7 +61,7 @@ def _dataset(params: Params) -> list[Check]:
 
 
 def _cached(entry: ModelEntry) -> tuple[bool, str]:
-    from .sources import hf_cached
+    from vitviz.models.fetch import hf_cached
     if entry.file:
         return Path(entry.file).expanduser().is_file(), f"file {entry.file}"
     hub = Path(torch.hub.get_dir()) / "checkpoints"
@@ -112,7 +112,7 @@ def _param_count(entry: ModelEntry) -> int:
 
 
 def _models(params: Params, timeout: float) -> tuple[list[Check], int]:
-    from .sources import hub_reachable
+    from vitviz.models.fetch import hub_reachable
     out, weight_bytes = [], 0
     online = hub_reachable("https://huggingface.co", timeout)
     out.append(Check("network", "ok" if online else "warn", "model hub reachable" if online else

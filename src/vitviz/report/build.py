@@ -7,16 +7,16 @@ import subprocess
 from pathlib import Path
 
 
-from ..atomic import atomic_path
-from ..config import Params
-from ..imagenet import read_index
-from .document import render_html, render_markdown
-from .deviations_section import deviations_section
-from .exemplars_section import exemplars_section
-from .features_section import features_section
-from .robustness_section import robustness_section
-from .token_mixing_section import token_mixing_section
-from .sections import dataset_section, models_section, provenance_section
+from vitviz.core.atomic import atomic_path
+from vitviz.core.config import Params
+from vitviz.data.imagenet import read_index
+from vitviz.report.document import render_html, render_markdown
+from vitviz.report.deviations_section import deviations_section
+from vitviz.report.exemplars_section import exemplars_section
+from vitviz.report.features_section import features_section
+from vitviz.report.robustness_section import robustness_section
+from vitviz.report.token_mixing_section import token_mixing_section
+from vitviz.report.sections import dataset_section, models_section, provenance_section
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..config import Params
-from .document import Bullets, Para, Section, Table
+from vitviz.core.config import Params
+from vitviz.report.document import Bullets, Para, Section, Table
 
 PAPER_MODELS = {("timm", "vit_base_patch16_384"), ("timm", "vit_base_patch32_384"), ("timm", "vit_large_patch16_384"),
                 ("timm", "vit_large_patch32_384"), ("open_clip", "ViT-B-16"), ("open_clip", "ViT-B-32"),

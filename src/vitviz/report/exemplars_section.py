@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..config import Params
-from ..exemplar_store import read_exemplars
-from ..feature_store import read_features
-from ..imagenet import DatasetIndex, load_rgb
-from ..modelspec import ModelSpec
-from ..overlay import overlay
-from ..zoo import eval_transform
-from .document import Figure, Para, Section, Table
-from .figures import image_grid, save
+from vitviz.core.config import Params
+from vitviz.exemplars.store import read_exemplars
+from vitviz.visualization.store import read_features
+from vitviz.data.imagenet import DatasetIndex, load_rgb
+from vitviz.models.spec import ModelSpec
+from vitviz.report.overlay import overlay
+from vitviz.models.store import eval_transform
+from vitviz.report.document import Figure, Para, Section, Table
+from vitviz.report.figures import image_grid, save
 
 
 def _crop(index: DatasetIndex, split: str, row: int, transform) -> np.ndarray:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import Params
-from ..feature_store import read_features
-from .document import Figure, Para, Section, Table
-from .figures import image_grid
+from vitviz.core.config import Params
+from vitviz.visualization.store import read_features
+from vitviz.report.document import Figure, Para, Section, Table
+from vitviz.report.figures import image_grid
 
 PAPER = {"steps": 400, "copies": 8, "lr": "0.1 (ViT), 1.0 (CLIP)", "tv_weight": "0.004 (x v per model)",
          "jitter": "32 px", "noise_std": 0.5, "shift_bound": 1.0, "scale_bound": 1.0, "betas": "(0.5, 0.99)",

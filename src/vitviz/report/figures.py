@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from ..imagenet import DatasetIndex, load_rgb  # noqa: E402
+from vitviz.data.imagenet import DatasetIndex, load_rgb  # noqa: E402
 
 
 def save(fig, path: Path, dpi: int = 100) -> None:

@@ -10,14 +10,14 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from ..config import Params
-from ..imagenet import DatasetIndex, load_rgb
-from ..masking import VARIANTS, MaskedViews, fill_value
-from ..modelspec import ModelSpec
-from ..paper_numbers import MASKING, MASKING_NOTE
-from ..zoo import eval_transform
-from .document import Figure, Para, Section, Table
-from .figures import save
+from vitviz.core.config import Params
+from vitviz.data.imagenet import DatasetIndex, load_rgb
+from vitviz.evaluation.masking import VARIANTS, MaskedViews, fill_value
+from vitviz.models.spec import ModelSpec
+from vitviz.paper import MASKING, MASKING_NOTE
+from vitviz.models.store import eval_transform
+from vitviz.report.document import Figure, Para, Section, Table
+from vitviz.report.figures import save
 
 
 def _load(dir_: Path, keys: list[str]) -> dict[str, dict]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import Params
-from ..imagenet import DatasetIndex
-from ..materialize import HISTORY_FILE, METRICS_FILE
-from ..modelspec import ModelSpec
-from .document import Figure, Para, Section, Table
-from .figures import sample_grid, training_curves
+from vitviz.core.config import Params
+from vitviz.data.imagenet import DatasetIndex
+from vitviz.models.materialize import HISTORY_FILE, METRICS_FILE
+from vitviz.models.spec import ModelSpec
+from vitviz.report.document import Figure, Para, Section, Table
+from vitviz.report.figures import sample_grid, training_curves
 
 
 def provenance_section(params: Params, params_file: str, revision: str) -> Section:

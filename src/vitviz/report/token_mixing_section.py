@@ -8,10 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..config import Params
-from ..paper_numbers import CLS_SWEEP, TABLE1, TABLE1_NOTE
-from .document import Figure, Para, Section, Table
-from .figures import save
+from vitviz.core.config import Params
+from vitviz.paper import CLS_SWEEP, TABLE1, TABLE1_NOTE
+from vitviz.report.document import Figure, Para, Section, Table
+from vitviz.report.figures import save
 
 ROWS = [("natural", "Natural"), ("isolating_cls", "Isolating CLS (only the last block mixes)"),
         ("patch_average", "Patch Average"), ("patch_maximum", "Patch Maximum"), ("mean_patches", "Mean of patches")]

@@ -10,11 +10,11 @@ import math
 import numpy as np
 import torch
 
-from .data import batches
-from .distributed import all_sum, context, shard
-from .evaluate import classified_rows, label_map, topk_hits
-from .imagenet import DatasetIndex
-from .zoo import LoadedModel, normalize
+from vitviz.data.loader import batches
+from vitviz.core.distributed import all_sum, context, shard
+from vitviz.evaluation.accuracy import classified_rows, label_map, topk_hits
+from vitviz.data.imagenet import DatasetIndex
+from vitviz.models.store import LoadedModel, normalize
 
 log = logging.getLogger(__name__)
 CORNER = math.sqrt(2.0)  # the corner of the spectrum, as a fraction of Nyquist

@@ -19,7 +19,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from .voc import read_voc_objects, true_class_boxes
+from vitviz.data.voc import read_voc_objects, true_class_boxes
 
 log = logging.getLogger(__name__)
 

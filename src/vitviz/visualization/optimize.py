@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .augment import AugmentConfig, augment_batch
-from .distributed import context, gather_objects, shard
-from .hooks import Recorder, image_forward
-from .objectives import group_targets, objectives, total_variation
-from .sites import Site, list_sites, resolve
-from .zoo import LoadedModel, normalize
+from vitviz.visualization.augment import AugmentConfig, augment_batch
+from vitviz.core.distributed import context, gather_objects, shard
+from vitviz.models.hooks import Recorder, image_forward
+from vitviz.visualization.objectives import group_targets, objectives, total_variation
+from vitviz.models.sites import Site, list_sites, resolve
+from vitviz.models.store import LoadedModel, normalize
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def feature_seed(base: int, model_key: str, site: str, feature: int) -> int:
 
 def pick_device(name: str = "auto") -> torch.device:
     """'auto' is this process's CUDA device when there is one (LOCAL_RANK under torchrun), else the CPU."""
-    from .distributed import local_device
+    from vitviz.core.distributed import local_device
     return local_device(name)
 
 

@@ -10,12 +10,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .config import ModelEntry, TrainConfig
-from .data import SplitImages, crop_transform, loader
-from .imagenet import DatasetIndex
-from .modelspec import ModelSpec
-from .sources import apply_preprocess
-from .zoo import detect_kind, normalize
+from vitviz.core.config import ModelEntry, TrainConfig
+from vitviz.data.loader import SplitImages, crop_transform, loader
+from vitviz.data.imagenet import DatasetIndex
+from vitviz.models.spec import ModelSpec
+from vitviz.models.fetch import apply_preprocess
+from vitviz.models.store import detect_kind, normalize
 
 log = logging.getLogger(__name__)
 

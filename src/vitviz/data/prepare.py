@@ -5,9 +5,9 @@ import json
 import logging
 from pathlib import Path
 
-from .config import PrepareDataConfig
-from .imagenet import build_index
-from .synthetic import generate
+from vitviz.core.config import PrepareDataConfig
+from vitviz.data.imagenet import build_index
+from vitviz.data.synthetic import generate
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from .visualize import FeatureResult, VisSettings
+from vitviz.visualization.optimize import FeatureResult, VisSettings
 
 TABLE = "features.csv"
 SETTINGS = "settings.json"

@@ -5,12 +5,12 @@ import logging
 
 import torch
 
-from .evaluate import spread_rows
-from .imagenet import DatasetIndex
-from .mining import site_outputs, site_statistic
-from .sites import Site, list_sites, resolve
-from .visualize import Target, feature_seed
-from .zoo import LoadedModel
+from vitviz.evaluation.accuracy import spread_rows
+from vitviz.data.imagenet import DatasetIndex
+from vitviz.exemplars.mining import site_outputs, site_statistic
+from vitviz.models.sites import Site, list_sites, resolve
+from vitviz.visualization.optimize import Target, feature_seed
+from vitviz.models.store import LoadedModel
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from .device_decode import decode_batch, device_decodable, read_encoded
-from .imagenet import DatasetIndex, ImageDecodeError, load_rgb
-from .modelspec import ModelSpec
-from .zoo import LoadedModel, normalize
+from vitviz.data.device_decode import decode_batch, device_decodable, read_encoded
+from vitviz.data.imagenet import DatasetIndex, ImageDecodeError, load_rgb
+from vitviz.models.spec import ModelSpec
+from vitviz.models.store import LoadedModel, normalize
 
 log = logging.getLogger(__name__)
 

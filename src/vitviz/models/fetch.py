@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from .config import ModelEntry
-from .modelspec import ModelSpec
-from .zoo import detect_kind, sha256_file
+from vitviz.core.config import ModelEntry
+from vitviz.models.spec import ModelSpec
+from vitviz.models.store import detect_kind, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +205,9 @@ def _checkpoint(entry: ModelEntry, timeout: float, cache_dir: Path) -> tuple[nn.
     spec = ModelSpec(key="", library=entry.lib, name=entry.name, kwargs=kwargs)
     sd = _load_state_dict(path)
     if entry.convert:
-        from .convert import CONVERTERS
+        from vitviz.models.convert import CONVERTERS
         sd = CONVERTERS[entry.convert](sd)
-    from .zoo import build_architecture
+    from vitviz.models.store import build_architecture
     spec.num_classes = int(entry.kwargs.get("num_classes", _head_size(sd)))
     model = build_architecture(spec)
     model.load_state_dict(sd, strict=True)

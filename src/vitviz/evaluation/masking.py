@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import batches
-from .distributed import all_sum, context, shard
-from .evaluate import classified_rows, label_map, spread_rows, topk_hits
-from .imagenet import DatasetIndex
-from .zoo import LoadedModel
+from vitviz.data.loader import batches
+from vitviz.core.distributed import all_sum, context, shard
+from vitviz.evaluation.accuracy import classified_rows, label_map, spread_rows, topk_hits
+from vitviz.data.imagenet import DatasetIndex
+from vitviz.models.store import LoadedModel
 
 log = logging.getLogger(__name__)
 VARIANTS = ("full", "foreground", "background")

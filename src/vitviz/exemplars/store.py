@@ -9,7 +9,7 @@ import pandas as pd
 import safetensors.torch
 import torch
 
-from .mining import MiningResult
+from vitviz.exemplars.mining import MiningResult
 
 TOPK, SITES, MAPS, META, LOCALITY = "topk.safetensors", "sites.csv", "maps.safetensors", "meta.json", "locality.csv"
 CONCEPTS = "concepts.csv"

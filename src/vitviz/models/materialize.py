@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomic import atomic_path
-from .config import DownloadConfig, ModelEntry
-from .distributed import local_device
-from .evaluate import evaluate
-from .imagenet import DatasetIndex
-from .sources import apply_preprocess, fetch
-from .runtime import Runtime
-from .zoo import load_model, save_model
+from vitviz.core.atomic import atomic_path
+from vitviz.core.config import DownloadConfig, ModelEntry
+from vitviz.core.distributed import local_device
+from vitviz.evaluation.accuracy import evaluate
+from vitviz.data.imagenet import DatasetIndex
+from vitviz.models.fetch import apply_preprocess, fetch
+from vitviz.core.runtime import Runtime
+from vitviz.models.store import load_model, save_model
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def materialize(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str |
     """Fetch or train `entry`, save it, reload it offline, evaluate it (on cfg.device); return its metrics."""
     history = None
     if entry.source == "train":
-        from .training import train_demo
+        from vitviz.models.train import train_demo
         model, spec, history = train_demo(entry, key, index)
     else:
         model, spec = fetch(entry, key, timeout=cfg.connect_timeout)

@@ -6,10 +6,10 @@ import logging
 import sys
 from typing import Callable
 
-from .imagenet import DatasetLayoutError, ImageDecodeError
-from .schema import ConfigError
-from .sites import SiteError
-from .sources import ModelSourceError
+from vitviz.data.imagenet import DatasetLayoutError, ImageDecodeError
+from vitviz.core.schema import ConfigError
+from vitviz.models.sites import SiteError
+from vitviz.models.fetch import ModelSourceError
 
 log = logging.getLogger("vitviz")
 
@@ -30,10 +30,10 @@ def model_stage_args(description: str, out_default: str) -> argparse.Namespace:
 
 def model_stage(description: str, out_default: str, section: str):
     """Arguments, the params section, device, model and dataset index of a per-model stage script."""
-    from .config import load_params
-    from .imagenet import read_index
-    from .visualize import pick_device
-    from .zoo import load_model
+    from vitviz.core.config import load_params
+    from vitviz.data.imagenet import read_index
+    from vitviz.visualization.optimize import pick_device
+    from vitviz.models.store import load_model
     args = model_stage_args(description, out_default)
     params = load_params(args.params)
     cfg = getattr(params, section)
@@ -44,7 +44,7 @@ def model_stage(description: str, out_default: str, section: str):
 
 def main_process() -> bool:
     """True in a single process, and on rank 0 under torchrun: the process that writes the outputs."""
-    from .distributed import context
+    from vitviz.core.distributed import context
     return context().main
 
 

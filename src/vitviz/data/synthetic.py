@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from .config import SyntheticConfig
-from .voc import Box, VocObject, write_voc_xml
+from vitviz.core.config import SyntheticConfig
+from vitviz.data.voc import Box, VocObject, write_voc_xml
 
 log = logging.getLogger(__name__)
 

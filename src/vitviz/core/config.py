@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import yaml
 
-from .runtime import Runtime
-from .schema import ConfigError, parse_dataclass
-from .schema import rule as opt
+from vitviz.core.runtime import Runtime
+from vitviz.core.schema import ConfigError, parse_dataclass
+from vitviz.core.schema import rule as opt
 
 Library = Literal["timm", "open_clip", "torchvision"]
 Source = Literal["timm", "open_clip", "torchvision", "file", "url", "train"]
@@ -120,7 +120,7 @@ class ModelEntry:
         if self.source == "train" and self.preprocess.input_size is None:
             errors.append(f"{key}.preprocess.input_size: missing; required for source 'train'")
         if isinstance(self.name, str) and self.lib in SOURCE_LIBRARY.values():
-            from .architectures import architecture_error
+            from vitviz.models.registry import architecture_error
             msg = architecture_error(self.lib, self.name, self.tag if self.source != "train" else None,
                                      self.source)
             if msg:

@@ -12,13 +12,13 @@ from typing import Iterator
 
 import torch
 
-from .data import Batch, batches
-from .distributed import all_gather, all_sum, context, gather_objects, shard
-from .evaluate import spread_rows
-from .hooks import Recorder, image_forward
-from .imagenet import DatasetIndex
-from .sites import Site
-from .zoo import LoadedModel
+from vitviz.data.loader import Batch, batches
+from vitviz.core.distributed import all_gather, all_sum, context, gather_objects, shard
+from vitviz.evaluation.accuracy import spread_rows
+from vitviz.models.hooks import Recorder, image_forward
+from vitviz.data.imagenet import DatasetIndex
+from vitviz.models.sites import Site
+from vitviz.models.store import LoadedModel
 
 log = logging.getLogger(__name__)
 

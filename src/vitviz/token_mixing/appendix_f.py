@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .hooks import Recorder, image_forward
-from .mining import patch_grid
-from .sites import Site
-from .zoo import LoadedModel, normalize
+from vitviz.models.hooks import Recorder, image_forward
+from vitviz.exemplars.mining import patch_grid
+from vitviz.models.sites import Site
+from vitviz.models.store import LoadedModel, normalize
 
 
 def blackout(crops: torch.Tensor, keep: torch.Tensor, patch: int) -> torch.Tensor:
@@ -100,9 +100,9 @@ def appendix_f_for_model(loaded: LoadedModel, index, features, exemplars, thresh
 
     Returns the raw curves, a per-block summary (features, R² of the count and sum curves), and the skip count.
     """
-    from .imagenet import load_rgb
-    from .sites import list_sites
-    from .zoo import eval_transform
+    from vitviz.data.imagenet import load_rgb
+    from vitviz.models.sites import list_sites
+    from vitviz.models.store import eval_transform
     feats = features[features["kind"] == "ffn"]
     targets = [(r.site, int(r.feature), exemplars.top(r.site, int(r.feature))[0][:n_exemplars])
                for r in feats.itertuples()]

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .sites import Site
+from vitviz.models.sites import Site
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -12,8 +12,8 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from .modelspec import SPEC_FILE, WEIGHTS_FILE, ModelSpec
-from .runtime import Runtime
+from vitviz.models.spec import SPEC_FILE, WEIGHTS_FILE, ModelSpec
+from vitviz.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

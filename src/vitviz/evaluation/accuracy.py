@@ -6,10 +6,10 @@ import logging
 import numpy as np
 import torch
 
-from .data import batches
-from .distributed import all_sum, context, shard
-from .imagenet import DatasetIndex
-from .zoo import LoadedModel
+from vitviz.data.loader import batches
+from vitviz.core.distributed import all_sum, context, shard
+from vitviz.data.imagenet import DatasetIndex
+from vitviz.models.store import LoadedModel
 
 log = logging.getLogger(__name__)
 

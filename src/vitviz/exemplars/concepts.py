@@ -17,7 +17,7 @@ def default_vocabulary() -> list[str]:
     """ImageNet class names (the first synonym of each) plus the shipped common nouns, adjectives, prepositions."""
     from timm.data import ImageNetInfo
     names = [d.split(",")[0].strip() for d in ImageNetInfo().label_descriptions()]
-    words = resources.files("vitviz").joinpath("vocab/common_words.txt").read_text().splitlines()
+    words = resources.files("vitviz").joinpath("exemplars/vocab/common_words.txt").read_text().splitlines()
     words = [w.strip() for w in words if w.strip() and not w.startswith("#")]
     return list(dict.fromkeys(names + words))
 
@@ -78,7 +78,7 @@ def concept_labels(loaded, result, index, vocab: list[str], template: str = "a p
     import open_clip
     import pandas as pd
 
-    from .data import batches
+    from vitviz.data.loader import batches
     if loaded.spec.library != "open_clip":
         raise ValueError(f"concept labels need an open_clip model with a text tower; {loaded.key!r} is "
                          f"{loaded.spec.library}")

@@ -11,8 +11,8 @@ from typing import Callable
 import torch
 from PIL import Image
 
-from .imagenet import ImageDecodeError, load_rgb
-from .modelspec import ModelSpec
+from vitviz.data.imagenet import ImageDecodeError, load_rgb
+from vitviz.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
