@@ -11,9 +11,10 @@ def main() -> None:
     params = load_params(args.params)
     if args.key not in params.models:
         raise ConfigError([f"models.{args.key}: no such model; have: {', '.join(params.models)}"], args.params)
-    materialize(params.models[args.key], args.key, read_index(f"{args.data}/dataset"), args.out,
-                params.download_models, params.speed.runtime())
+    metrics = materialize(params.models[args.key], args.key, read_index(f"{args.data}/dataset"), args.out,
+                          params.download_models, params.speed.runtime())
+    return {"key": args.key, "images_evaluated": metrics.get("images")}
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "download_models")

@@ -10,7 +10,8 @@ def main() -> None:
     if not main_process():  # under torchrun, rank 0 writes
         return
     write_json(args.out, {"model": args.key, "kind": loaded.spec.kind, **result})
+    return {"key": args.key, "images": result["images"]}
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "mask_eval")

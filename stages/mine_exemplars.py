@@ -24,7 +24,8 @@ def main() -> None:
     with atomic_path(args.out) as tmp:
         write_exemplars(result, maps, locality, tmp, {"model": args.key, "maps_top": cfg.maps_top,
                                                       "locality_fraction": cfg.locality_fraction}, concepts)
+    return {"key": args.key, "features": int(result.values.shape[1]), "images": result.images}
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "mine_exemplars")

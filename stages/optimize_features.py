@@ -27,7 +27,9 @@ def main() -> None:
         return
     with atomic_path(args.out) as tmp:
         write_features(results, tmp, args.key, settings, {"rule": sel.rule, "split": sel.split, "limit": sel.limit})
+    return {"key": args.key, "features": len(results),
+            "seconds_per_feature": sum(r.seconds for r in results) / max(len(results), 1)}
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "optimize_features")

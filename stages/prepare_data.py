@@ -15,7 +15,8 @@ def main() -> None:
     params = load_params(args.params)
     with atomic_path(args.out) as tmp:
         prepare_dataset(params.prepare_data, tmp)
+    return {}
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "prepare_data")

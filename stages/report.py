@@ -13,7 +13,8 @@ def main() -> None:
     ap.add_argument("--out", default="reports")
     args = ap.parse_args()
     build_report(load_params(args.params), args.data, args.out, args.params)
+    return {}
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, "report")

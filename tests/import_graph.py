@@ -54,3 +54,27 @@ def transitive_modules(script: Path) -> set[Path]:
                     seen.add(f)
                     todo.append(f)
     return seen
+
+
+def suggested_deps(script: Path, data_of: dict[str, str]) -> list[str]:
+    """The shortest dep list that covers exactly what `script` runs: a folder where every module in it is used."""
+    used = {p.relative_to(REPO).as_posix() for p in transitive_modules(script)}
+    out: list[str] = [script.relative_to(REPO).as_posix()]
+    for folder in sorted({p.rsplit("/", 1)[0] for p in used}):
+        inside = {p.relative_to(REPO).as_posix() for p in (REPO / folder).glob("*.py")}
+        subdirs = [d for d in (REPO / folder).iterdir() if d.is_dir() and any(d.rglob("*.py"))]
+        if inside <= used and not subdirs:
+            out.append(folder)
+        else:
+            out += sorted(p for p in used if p.rsplit("/", 1)[0] == folder)
+    out += sorted(d for d, module in data_of.items() if module in used)
+    return out
+
+
+if __name__ == "__main__":  # print the code deps of each stage script, for dvc.yaml
+    import sys
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_dvc_graph import DATA_OF
+    for s in sorted((REPO / "stages").glob("*.py")):
+        print(f"# {s.stem}")
+        print("\n".join(f"        - {d}" for d in suggested_deps(s, DATA_OF)))

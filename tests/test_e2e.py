@@ -81,6 +81,40 @@ def test_second_repro_is_a_noop(smoke_repo):
     assert "Running stage" not in out and "up to date" in out
 
 
+def _out_hashes(lock: dict) -> dict[str, str]:
+    return {f"{stage}:{o['path']}": o["md5"] for stage, s in lock["stages"].items() for o in s.get("outs", [])}
+
+
+def test_a_second_run_gives_byte_identical_outputs(smoke_repo):
+    """Run facts (timings, host, versions) live outside the outputs: a forced re-run changes no out hash."""
+    dst, env, _ = smoke_repo
+    before = _out_hashes(yaml.safe_load((dst / "dvc.lock").read_text()))
+    facts = json.loads((dst / "runs/optimize_features@vit_demo.json").read_text())
+    assert facts["seconds"] > 0 and facts["features"] == 10 and facts["versions"]["torch"]
+    sh(["dvc", "repro", "-f", "--no-run-cache"], dst, env)
+    after = _out_hashes(yaml.safe_load((dst / "dvc.lock").read_text()))
+    assert len(before) >= 12
+    changed = sorted(k for k in before if before[k] != after.get(k))
+    assert not changed, f"outputs that differ between two runs of the same inputs: {changed}"
+
+
+def test_runtime_knobs_rerun_nothing(smoke_repo):
+    dst, env, _ = smoke_repo
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["download_models"]["connect_timeout"] = 5.0
+    params["speed"]["num_workers"] = 1
+    params["speed"]["pin_memory"] = not params["speed"]["pin_memory"]
+    for section in ("download_models", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing"):
+        params[section]["batch_size"] = 3
+        params[section]["device"] = "cpu"
+    params["optimize_features"]["batch_features"] = 1
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        assert "up to date" in sh(["dvc", "status"], dst, env)
+    finally:
+        shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
+
+
 def test_metrics_show(smoke_repo):
     dst, env, _ = smoke_repo
     out = sh(["dvc", "metrics", "show"], dst, env)

@@ -4,8 +4,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
+from pathlib import Path
 from typing import Callable
 
+from vitviz.core.run_facts import write_run_facts
 from vitviz.data.imagenet import DatasetLayoutError, ImageDecodeError
 from vitviz.core.schema import ConfigError
 from vitviz.models.sites import SiteError
@@ -31,13 +34,13 @@ def model_stage_args(description: str, out_default: str) -> argparse.Namespace:
 def model_stage(description: str, out_default: str, section: str):
     """Arguments, the params section, device, model and dataset index of a per-model stage script."""
     from vitviz.core.config import load_params
+    from vitviz.core.distributed import local_device
     from vitviz.data.imagenet import read_index
-    from vitviz.visualization.optimize import pick_device
     from vitviz.models.store import load_model
     args = model_stage_args(description, out_default)
     params = load_params(args.params)
     cfg = getattr(params, section)
-    device = pick_device(cfg.device)
+    device = local_device(cfg.device)
     loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed.runtime())
     return args, cfg, device, loaded, read_index(f"{args.data}/dataset")
 
@@ -54,11 +57,19 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.getLogger("vitviz").setLevel(level)  # libraries (open_clip logs to the root logger) stay at WARNING
 
 
-def run(main: Callable[[], object]) -> None:
-    """Call `main`; a user error is logged as one message and exits with status 2."""
+def run(main: Callable[[], dict | None], stage: str | None = None, runs_dir: str | Path = "runs") -> None:
+    """Call `main`; a user error is logged as one message and exits with status 2.
+
+    When `main` returns a dict of run facts (timings; its "key" names the model), they are written with the
+    wall time and the environment to `<runs_dir>/<stage>[@<key>].json`, apart from the stage's outputs.
+    """
     setup_logging()
+    t0 = time.perf_counter()
     try:
-        main()
+        facts = main()
     except USER_ERRORS as exc:
         log.error("%s", exc)
         sys.exit(2)
+    if stage and isinstance(facts, dict):
+        key = facts.pop("key", None)
+        write_run_facts(Path(runs_dir) / f"{stage}{'@' + key if key else ''}.json", time.perf_counter() - t0, facts)

@@ -121,8 +121,8 @@ def train_demo(entry: ModelEntry, key: str, index: DatasetIndex) -> tuple[nn.Mod
             seen += len(idx)
             step += 1
         val = _accuracy(model, spec, xva, yva) if len(xva) else float("nan")
-        history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "val_top1": val,
-                        "seconds": round(time.time() - t0, 2)})
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "val_top1": val})
+        log.info("%s: epoch %d took %.1f s", key, epoch + 1, time.time() - t0)
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}", val=f"{val:.1f}")
     model.eval()
     return model, spec, history

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 from pathlib import Path
 
 
@@ -14,23 +13,12 @@ from vitviz.report.document import render_html, render_markdown
 from vitviz.report.deviations_section import deviations_section
 from vitviz.report.exemplars_section import exemplars_section
 from vitviz.report.features_section import features_section
+from vitviz.report.plot_data import write_plot_data
 from vitviz.report.robustness_section import robustness_section
 from vitviz.report.token_mixing_section import token_mixing_section
 from vitviz.report.sections import dataset_section, models_section, provenance_section
 
 log = logging.getLogger(__name__)
-
-
-def git_revision(cwd: str | Path = ".") -> str:
-    """The current git commit (with '+dirty' when the tree has changes), or 'unknown'."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (rev + ("+dirty" if dirty else "")) if rev else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, params_file: str = "params.yaml") -> dict:
@@ -41,7 +29,7 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
         tmp.mkdir(parents=True)
         metrics: dict = {}
         sections = [
-            provenance_section(params, params_file, git_revision()),
+            provenance_section(params, params_file),
             deviations_section(params),
             dataset_section(index, data_dir / "dataset", params, tmp, metrics),
             models_section(params, data_dir / "models", tmp, metrics),
@@ -54,5 +42,6 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
         title = params.report.title
         (tmp / "report.md").write_text(render_markdown(title, sections))
         (tmp / "report.html").write_text(render_html(title, sections, tmp))
+        write_plot_data(params, data_dir, tmp)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

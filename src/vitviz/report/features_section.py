@@ -44,7 +44,7 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
                                 "same": "yes" if str(ours[k]) == str(v) or (k == "tv_weight" and ours[k] == 0.004)
                                 or (k == "lr" and ours[k] == 0.1) else "no"} for k, v in PAPER.items()])
         blocks.append(Para(f"**{key}**: {len(df)} features, selected by rule `{meta['selection']['rule']}` "
-                           f"(split {meta['selection']['split']}), {df['seconds'].mean():.2f} s per feature here."))
+                           f"(split {meta['selection']['split']})."))
         blocks.append(Table(recipe.astype(str), f"{key}: the recipe used, beside the paper's."))
         ffn = df[df["kind"] == "ffn"]
         if len(ffn):
@@ -73,6 +73,5 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
         blocks.append(Table(summary, f"{key}: mean objective on the clean image, at the start (uniform noise) and "
                                      "after optimisation; 'improved' counts features whose objective rose."))
         metrics["features"][key] = {"count": int(len(df)),
-                                    "improved_share": float((df["objective_final"] > df["objective_start"]).mean()),
-                                    "seconds_per_feature": float(df["seconds"].mean())}
+                                    "improved_share": float((df["objective_final"] > df["objective_start"]).mean())}
     return Section("Feature visualization", blocks)

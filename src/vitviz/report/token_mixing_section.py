@@ -102,11 +102,11 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
         metrics["token_mixing"][k] = {"natural_top1": r["natural"][0], "patch_average_top1": r["patch_average"][0],
                                       "patch_maximum_top1": r["patch_maximum"][0],
                                       "isolating_cls_top1": r["isolating_cls"].get(str(r["depth"] - 1), [None])[0]}
-        af_path = base / k / "appendix_f.csv"
+        af_path = data_dir / "appendix_f" / k / "appendix_f.csv"
         if af_path.exists() and af_path.stat().st_size > 1:
             curves = pd.read_csv(af_path)
             if len(curves):
-                meta = json.loads((base / k / "appendix_f.json").read_text())
+                meta = json.loads((af_path.parent / "appendix_f.json").read_text())
                 _appendix_f_plot(k, curves, out / "figures" / f"appendix_f_{k}.png")
                 blocks.append(Para(
                     f"Appendix F for {k} (our reconstruction; the repo has no code for it): a patch is active where "

@@ -32,7 +32,7 @@ def write_features(results: list[FeatureResult], out_dir: str | Path, model_key:
         rows.append({"model": model_key, "site": r.site, "kind": r.kind, "layer": r.layer, "feature": r.feature,
                      "head": r.head if r.head is not None else "", "seed": r.seed, "steps": r.steps,
                      "objective_start": r.objective_start, "objective_final": r.objective_final,
-                     "tv_final": r.tv_final, "seconds": r.seconds, "image": f"{IMAGES}/{name}"})
+                     "tv_final": r.tv_final, "image": f"{IMAGES}/{name}"})
     df = pd.DataFrame(rows)
     df.to_csv(out_dir / TABLE, index=False)
     (out_dir / SETTINGS).write_text(json.dumps({"model": model_key, "settings": dataclasses.asdict(settings),
