@@ -8,13 +8,12 @@ import timm
 import torch
 import torchvision
 
+from conftest import TINY_VIT, tiny_clip_kwargs
 from vitviz.core.config import parse_params
 from vitviz.models.fetch import ModelSourceError, fetch
 
-VIT_KW = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
-CLIP_KW = {"embed_dim": 32,
-           "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+VIT_KW = {**TINY_VIT, "depth": 2}
+CLIP_KW = tiny_clip_kwargs(embed_dim=32, width=64, patch_size=16, head_width=32, text_width=32, text_heads=2)
 
 
 def entry(**kw):
