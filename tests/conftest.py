@@ -1,5 +1,5 @@
-"""Shared fixtures and helpers: a tiny synthetic ImageNet and its index (made once per test session), and tiny
-randomly initialised models (timm ViT, open_clip) as vitviz LoadedModels."""
+"""Shared fixtures and helpers: a tiny synthetic ImageNet and its index (made once per test session), a fake
+Kaggle ImageNet tree, empty model caches, and tiny randomly initialised models (timm ViT, open_clip)."""
 from __future__ import annotations
 
 import os
@@ -64,6 +64,43 @@ def pil_inputs(lm, index, split="val"):
     """Independent of vitviz.data.loader: every image of a split through the model's PIL eval transform (float, normed)."""
     from vitviz.data.imagenet import load_rgb
     return [lm.transform(load_rgb(index.image_path(p))) for p in index.split(split)["path"]]
+
+
+def write_jpeg(path, rgb=(200, 30, 40), size=(12, 10)):
+    """A one-colour JPEG at `path` (folders made)."""
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, rgb).save(path, "JPEG", quality=95)
+
+
+def make_kaggle(root):
+    """A tiny ImageNet in the Kaggle layout: two classes, four train and two val images, boxes, synset names."""
+    from vitviz.data.voc import Box, VocObject, write_voc_xml
+    d = root / "ILSVRC" / "Data" / "CLS-LOC"
+    a = root / "ILSVRC" / "Annotations" / "CLS-LOC"
+    for w in ("n02", "n01"):
+        for i in (1, 2):
+            write_jpeg(d / "train" / w / f"{w}_{i}.JPEG")
+    write_voc_xml(a / "train" / "n01" / "n01_1.xml", folder="n01", filename="n01_1", width=12, height=10,
+                  objects=[VocObject("n01", Box(1, 2, 5, 6)), VocObject("n02", Box(0, 0, 3, 3)),
+                           VocObject("n01", Box(6, 1, 12, 10))])
+    for i, w in ((1, "n02"), (2, "n01")):
+        stem = f"ILSVRC2012_val_{i:08d}"
+        write_jpeg(d / "val" / f"{stem}.JPEG")
+        write_voc_xml(a / "val" / f"{stem}.xml", folder="val", filename=stem, width=12, height=10,
+                      objects=[VocObject(w, Box(2, 2, 9, 8))])
+    (root / "LOC_val_solution.csv").write_text(
+        "ImageId,PredictionString\nILSVRC2012_val_00000001,n02 2 2 9 8 \nILSVRC2012_val_00000002,n01 2 2 9 8 \n")
+    (root / "LOC_synset_mapping.txt").write_text("n01 first thing, thing\nn02 second thing\n")
+
+
+@pytest.fixture
+def empty_caches(tmp_path, monkeypatch):
+    """No HF cache and no torch hub checkpoints: nothing can load without the network."""
+    import huggingface_hub.constants as c
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -25,15 +25,6 @@ def same_weights(a, b):
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.fixture
-def empty_caches(tmp_path, monkeypatch):
-    """No HF cache and no torch hub checkpoints: nothing can load without the network."""
-    import huggingface_hub.constants as c
-    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    return tmp_path
-
-
 def test_timm_pretrained_file_overlay(tmp_path):
     src = timm.create_model("vit_tiny_patch16_224", num_classes=1000, **VIT_KW)
     safetensors.torch.save_file(src.state_dict(), tmp_path / "vit.safetensors")
