@@ -4,12 +4,10 @@ import socket
 
 import numpy as np
 import pytest
-import timm
 import torch
 import torch.multiprocessing as mp
 
 from vitviz.visualization.augment import AugmentConfig
-from vitviz.models.spec import ModelSpec
 from vitviz.visualization.optimize import Target, VisSettings
 from vitviz.models.store import save_model
 
@@ -52,13 +50,10 @@ def _worker(rank, world, port, dataset_dir, model_dir, out):
 
 
 @pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory, tiny_index):
-    kw = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
-    torch.manual_seed(0)
-    spec = ModelSpec(key="tiny", library="timm", name="vit_tiny_patch16_224", kwargs=kw, input_size=(3, 32, 32),
-                     crop_pct=1.0, mean=(0.5,) * 3, std=(0.5,) * 3, num_classes=4, class_wnids=tiny_index.wnids)
+def tiny_model_dir(tmp_path_factory, tiny_index, make_loaded):
+    lm = make_loaded(classes=4, wnids=tiny_index.wnids, depth=2)
     out = tmp_path_factory.mktemp("model") / "tiny"
-    save_model(timm.create_model(spec.name, num_classes=4, **kw), spec, out)
+    save_model(lm.model, lm.spec, out)
     return out
 
 

@@ -2,15 +2,12 @@
 import torch
 import torchvision
 
-from test_imagenet import make_kaggle
+from conftest import make_kaggle
 from vitviz.core.config import parse_params
 from vitviz.doctor import format_table, run_doctor
 
 
-def test_doctor_table(tmp_path, monkeypatch):
-    import huggingface_hub.constants as c
-    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+def test_doctor_table(tmp_path, monkeypatch, empty_caches):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ckpt = tmp_path / "torch" / "hub" / "checkpoints"
     ckpt.mkdir(parents=True)

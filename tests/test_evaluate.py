@@ -1,7 +1,7 @@
 """Accuracy arithmetic and class matching by wnid, on hand-built cases."""
 import torch
 
-from vitviz.evaluation.accuracy import label_map, spread_rows, topk_hits
+from vitviz.evaluation.loop import label_map, spread_rows, topk_hits
 
 
 def test_topk_hits_known_answer():

@@ -5,33 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import make_kaggle, write_jpeg
 from vitviz.data.imagenet import (DatasetLayoutError, ImageDecodeError, build_index, find_layout, load_rgb,
                              read_index)
 from vitviz.data.voc import Box, VocObject, write_voc_xml
-
-
-def _jpeg(path, rgb=(200, 30, 40), size=(12, 10)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, rgb).save(path, "JPEG", quality=95)
-
-
-def make_kaggle(root):
-    d = root / "ILSVRC" / "Data" / "CLS-LOC"
-    a = root / "ILSVRC" / "Annotations" / "CLS-LOC"
-    for w in ("n02", "n01"):
-        for i in (1, 2):
-            _jpeg(d / "train" / w / f"{w}_{i}.JPEG")
-    write_voc_xml(a / "train" / "n01" / "n01_1.xml", folder="n01", filename="n01_1", width=12, height=10,
-                  objects=[VocObject("n01", Box(1, 2, 5, 6)), VocObject("n02", Box(0, 0, 3, 3)),
-                           VocObject("n01", Box(6, 1, 12, 10))])
-    for i, w in ((1, "n02"), (2, "n01")):
-        stem = f"ILSVRC2012_val_{i:08d}"
-        _jpeg(d / "val" / f"{stem}.JPEG")
-        write_voc_xml(a / "val" / f"{stem}.xml", folder="val", filename=stem, width=12, height=10,
-                      objects=[VocObject(w, Box(2, 2, 9, 8))])
-    (root / "LOC_val_solution.csv").write_text(
-        "ImageId,PredictionString\nILSVRC2012_val_00000001,n02 2 2 9 8 \nILSVRC2012_val_00000002,n01 2 2 9 8 \n")
-    (root / "LOC_synset_mapping.txt").write_text("n01 first thing, thing\nn02 second thing\n")
 
 
 def test_kaggle_layout_labels_and_boxes(tmp_path):
@@ -51,8 +28,8 @@ def test_kaggle_layout_labels_and_boxes(tmp_path):
 def test_val_in_class_folders(tmp_path):
     root = tmp_path / "imagenet"
     for w in ("n01", "n02"):
-        _jpeg(root / "train" / w / f"{w}_1.JPEG")
-        _jpeg(root / "val" / w / f"ILSVRC2012_val_0000000{1 if w == 'n01' else 2}.JPEG")
+        write_jpeg(root / "train" / w / f"{w}_1.JPEG")
+        write_jpeg(root / "val" / w / f"ILSVRC2012_val_0000000{1 if w == 'n01' else 2}.JPEG")
     write_voc_xml(root / "Annotation" / "n02" / "n02_1.xml", folder="n02", filename="n02_1", width=12,
                   height=10, objects=[VocObject("n02", Box(0, 0, 4, 4))])
     build_index(root, tmp_path / "idx")
@@ -68,7 +45,7 @@ def test_missing_root_and_split_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetLayoutError, match="no ImageNet layout found"):
         find_layout(tmp_path / "empty")
-    _jpeg(tmp_path / "only_train" / "train" / "n01" / "a.JPEG")
+    write_jpeg(tmp_path / "only_train" / "train" / "n01" / "a.JPEG")
     layout = find_layout(tmp_path / "only_train")
     with pytest.raises(DatasetLayoutError, match="split 'val' not found") as e:
         layout.split_dir("val")
@@ -89,7 +66,7 @@ def test_cmyk_gray_and_png_named_jpeg_load_as_rgb(tmp_path):
     assert (np.asarray(load_rgb(tmp_path / "png.JPEG")) == [10, 200, 30]).all()
 
 
-def test_adobe_inverted_cmyk_jpeg(tmp_path):
+def test_adobe_inverted_cmykwrite_jpeg(tmp_path):
     # Photoshop writes CMYK JPEGs inverted with an Adobe APP14 marker; Pillow must undo that
     cmyk = Image.new("CMYK", (8, 8), (0, 255, 255, 0))  # pure red
     buf = io.BytesIO()

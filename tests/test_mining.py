@@ -6,20 +6,13 @@ import open_clip
 import pytest
 import torch
 
-from test_visualize import tiny_loaded
+from conftest import pil_inputs, tiny_clip_kwargs
 from vitviz.exemplars.concepts import concept_labels, label_features
-from vitviz.data.imagenet import load_rgb, read_index
+from vitviz.data.imagenet import read_index
 from vitviz.exemplars.locality import top_share
 from vitviz.exemplars.mining import activation_maps, merge_topk, mine
-from vitviz.models.spec import ModelSpec
 from vitviz.report.overlay import overlay
 from vitviz.visualization.selection import candidate_sites
-from vitviz.models.store import LoadedModel, eval_transform
-
-
-def pil_inputs(lm, index, split="val"):
-    """Independent of vitviz.data.loader: every image of a split through the model's PIL eval transform (float, normed)."""
-    return [lm.transform(load_rgb(index.image_path(p))) for p in index.split(split)["path"]]
 
 
 def per_image_ffn(lm, index, split="val"):
@@ -47,8 +40,8 @@ def test_merge_topk_breaks_ties_to_the_lower_index():
 
 
 @pytest.mark.parametrize("stat", ["mean", "max"])
-def test_topk_equals_brute_force(tiny_index, stat):
-    lm = tiny_loaded()
+def test_topk_equals_brute_force(tiny_index, stat, tiny_loaded):
+    lm = tiny_loaded
     sites = candidate_sites(lm, ["ffn"], None)
     res = mine(lm, sites, tiny_index, "val", k=3, stat=stat, batch_size=4)
     acts = per_image_ffn(lm, tiny_index)                     # (n, L, N, C)
@@ -63,8 +56,8 @@ def test_topk_equals_brute_force(tiny_index, stat):
     assert res.images == len(tiny_index.split("val")) and res.skipped == 0
 
 
-def test_same_result_for_any_batch_size(tiny_index):
-    lm = tiny_loaded()
+def test_same_result_for_any_batch_size(tiny_index, tiny_loaded):
+    lm = tiny_loaded
     sites = candidate_sites(lm, ["ffn", "attn.q"], [0, 2])
     runs = [mine(lm, sites, tiny_index, "train", k=4, batch_size=b) for b in (1, 5, 64)]
     for r in runs[1:]:
@@ -72,8 +65,8 @@ def test_same_result_for_any_batch_size(tiny_index):
         torch.testing.assert_close(r.values, runs[0].values, rtol=1e-5, atol=1e-6)
 
 
-def test_maps_equal_hooked_activations_reshaped(tiny_index):
-    lm = tiny_loaded()
+def test_maps_equal_hooked_activations_reshaped(tiny_index, tiny_loaded):
+    lm = tiny_loaded
     sites = candidate_sites(lm, ["ffn"], None)
     res = mine(lm, sites, tiny_index, "val", k=2, batch_size=3)
     maps = activation_maps(lm, res, tiny_index, top=2, batch_size=3)
@@ -87,13 +80,13 @@ def test_maps_equal_hooked_activations_reshaped(tiny_index):
                 torch.testing.assert_close(maps[s.name][f, rank], want, rtol=1e-5, atol=1e-6)
 
 
-def test_corrupt_image_is_skipped_and_counted(tiny_dataset, tmp_path):
+def test_corrupt_image_is_skipped_and_counted(tiny_dataset, tmp_path, tiny_loaded):
     ds = tmp_path / "ds"
     shutil.copytree(tiny_dataset, ds)
     index = read_index(ds)
     bad = index.image_path(index.split("val")["path"].iloc[2])
     bad.write_bytes(b"\xff\xd8\xff not a jpeg")
-    lm = tiny_loaded()
+    lm = tiny_loaded
     res = mine(lm, candidate_sites(lm, ["ffn"], [0]), index, "val", k=2, batch_size=4)
     assert res.skipped == 1 and res.images == len(index.split("val")) - 1
     assert 2 not in set(res.indices.flatten().tolist())
@@ -132,14 +125,9 @@ def test_label_features_ranks_the_right_prompt_first():
     assert labels[2][1][0] == "music" and labels[0][0][1] == pytest.approx(1 / np.sqrt(1.09), rel=1e-5)
 
 
-def test_concept_labels_on_a_tiny_open_clip(tiny_index):
-    kw = {"embed_dim": 16, "force_quick_gelu": True,
-          "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
-          "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 1, "layers": 1}}
-    model = open_clip.create_model("ViT-B-32", pretrained=None, **kw).eval().requires_grad_(False)
-    spec = ModelSpec(key="clip", library="open_clip", name="ViT-B-32", kwargs=kw, input_size=(3, 32, 32),
-                     crop_pct=1.0, mean=open_clip.OPENAI_DATASET_MEAN, std=open_clip.OPENAI_DATASET_STD)
-    lm = LoadedModel(model, spec, eval_transform(spec))
+def test_concept_labels_on_a_tiny_open_clip(tiny_index, make_clip_loaded):
+    lm = make_clip_loaded(tiny_clip_kwargs(quick_gelu=True), mean=open_clip.OPENAI_DATASET_MEAN,
+                          std=open_clip.OPENAI_DATASET_STD)
     sites = candidate_sites(lm, ["ffn"], [1])
     res = mine(lm, sites, tiny_index, "val", k=2, batch_size=4)
     table = concept_labels(lm, res, tiny_index, ["disc", "square", "music"], top=2)

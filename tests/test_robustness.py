@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from test_visualize import tiny_loaded
 from vitviz.evaluation.lowpass import CORNER, lowpass, lowpass_eval, normalized_auc
 from vitviz.evaluation.masking import box_mask, fill_value, mask_eval, mask_variants, relative
 
@@ -33,9 +32,8 @@ def test_masking_changes_exactly_the_box_pixels():
     assert (bg_mean.numpy()[inside] == [128, 64, 255]).all()
 
 
-def test_images_without_a_true_class_box_are_excluded_and_counted(tiny_index):
-    lm = tiny_loaded()
-    lm.spec.class_wnids = tiny_index.wnids
+def test_images_without_a_true_class_box_are_excluded_and_counted(tiny_index, make_loaded):
+    lm = make_loaded(wnids=tiny_index.wnids)
     boxes = tiny_index.boxes("train")
     r = mask_eval(lm, tiny_index, "train", batch_size=5)
     with_box = sum(1 for b in boxes if b)
@@ -86,10 +84,8 @@ def test_gaussian_filter_gain_at_the_cutoff():
     torch.testing.assert_close(out - 0.5, (x - 0.5) * math.exp(-0.5))
 
 
-def test_lowpass_eval_runs_all_cutoffs_in_one_pass(tiny_index):
-    lm = tiny_loaded()
-    lm.spec.class_wnids = tiny_index.wnids
-    lm.spec.num_classes = 4
+def test_lowpass_eval_runs_all_cutoffs_in_one_pass(tiny_index, make_loaded):
+    lm = make_loaded(classes=4, wnids=tiny_index.wnids)
     r = lowpass_eval(lm, tiny_index, "val", [1.0, 0.5, 0.1], batch_size=8)
     assert [p["cutoff"] for p in r["curve"]] == [1.0, 0.5, 0.1] and r["images"] == len(tiny_index.split("val"))
     assert 0 <= r["clean_top1"] <= 100

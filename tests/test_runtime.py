@@ -9,7 +9,6 @@ import timm
 import torch
 from PIL import Image
 
-from test_visualize import tiny_loaded
 from vitviz.visualization.augment import AugmentConfig
 from vitviz.core.config import PrepareDataConfig, SyntheticConfig
 from vitviz.data.loader import batches
@@ -53,9 +52,8 @@ def quirky_index(tmp_path_factory):
     return index
 
 
-def test_bf16_autocast_stays_within_the_documented_tolerance(tiny_index):
-    lm = tiny_loaded()
-    lm.spec.class_wnids = tiny_index.wnids
+def test_bf16_autocast_stays_within_the_documented_tolerance(tiny_index, make_loaded):
+    lm = make_loaded(wnids=tiny_index.wnids)
     sites = candidate_sites(lm, ["ffn"], None)
     fp32 = mine(lm, sites, tiny_index, "val", k=3, batch_size=5)
     bf16 = mine(with_runtime(lm, precision="bf16"), sites, tiny_index, "val", k=3, batch_size=5)
@@ -67,8 +65,8 @@ def test_bf16_autocast_stays_within_the_documented_tolerance(tiny_index):
     assert logits16.dtype == torch.float32 and 0 < rms_rel(logits, logits16) <= BF16_RMS_TOLERANCE
 
 
-def test_bf16_feature_visualisation_reaches_the_fp32_objective():
-    lm = tiny_loaded()
+def test_bf16_feature_visualisation_reaches_the_fp32_objective(make_loaded):
+    lm = make_loaded()
     targets = [Target("blocks.1.ffn", 3), Target("blocks.1.ffn", 4)]
     cfg = VisSettings(steps=40, lr=0.05, batch_features=2, augment=AugmentConfig(copies=4, jitter=2))
     a = visualize(lm, targets, cfg)
@@ -79,8 +77,8 @@ def test_bf16_feature_visualisation_reaches_the_fp32_objective():
         assert not np.array_equal(ra.image, rb.image)          # bf16 really ran
 
 
-def test_tf32_sets_the_backend_flags_and_fp32_clears_them():
-    lm = tiny_loaded()
+def test_tf32_sets_the_backend_flags_and_fp32_clears_them(make_loaded):
+    lm = make_loaded()
     with_runtime(lm, precision="tf32").to("cpu")
     assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
     with_runtime(lm, precision="fp32").to("cpu")
@@ -89,8 +87,8 @@ def test_tf32_sets_the_backend_flags_and_fp32_clears_them():
         Runtime(precision="fp16")
 
 
-def test_fused_attention_switch_changes_the_kernel_not_the_result(tiny_index):
-    lm = tiny_loaded()
+def test_fused_attention_switch_changes_the_kernel_not_the_result(tiny_index, make_loaded):
+    lm = make_loaded()
     x = next(iter(batches(lm, tiny_index, "val", range(6), 6, "cpu"))).x
     fused = with_runtime(lm, fused_attention=True)
     fused.to("cpu")
@@ -105,7 +103,7 @@ def test_fused_attention_switch_changes_the_kernel_not_the_result(tiny_index):
     assert all(m.fused_attn for m in attn)     # switched back to timm's own choice
 
 
-def test_channels_last_applies_to_cnns_only_and_keeps_the_result(tiny_index):
+def test_channels_last_applies_to_cnns_only_and_keeps_the_result(tiny_index, make_loaded):
     torch.manual_seed(0)
     model = timm.create_model("resnet10t", num_classes=4).eval().requires_grad_(False)
     spec = ModelSpec(key="cnn", library="timm", name="resnet10t", kind="cnn", input_size=(3, 32, 32),
@@ -119,18 +117,17 @@ def test_channels_last_applies_to_cnns_only_and_keeps_the_result(tiny_index):
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     torch.testing.assert_close(fast.classify(x), want, rtol=1e-4, atol=1e-4)
     assert evaluate(fast, tiny_index, "val", batch_size=4) == evaluate(cnn, tiny_index, "val", batch_size=4)
-    vit = with_runtime(tiny_loaded(), channels_last=True)
+    vit = with_runtime(make_loaded(), channels_last=True)
     vit.to("cpu")
     assert vit.model.patch_embed.proj.weight.is_contiguous()
 
 
-def test_dataloader_workers_give_the_same_result(tiny_index):
-    lm = tiny_loaded()
+def test_dataloader_workers_give_the_same_result(tiny_index, make_loaded):
+    lm = make_loaded(wnids=tiny_index.wnids)
     sites = candidate_sites(lm, ["ffn"], [0, 2])
     a = mine(lm, sites, tiny_index, "train", k=3, batch_size=4)
     b = mine(with_runtime(lm, num_workers=2), sites, tiny_index, "train", k=3, batch_size=4)
     assert torch.equal(a.indices, b.indices) and torch.equal(a.values, b.values) and a.images == b.images
-    lm.spec.class_wnids = tiny_index.wnids
     masked = [mask_eval(with_runtime(lm, num_workers=w), tiny_index, "val", batch_size=3) for w in (0, 2)]
     assert masked[0] == masked[1] and masked[0]["images"] > 0     # masked views made in the worker processes
 
@@ -151,9 +148,8 @@ def test_device_decode_is_bit_exact_for_jpegs_and_falls_back_to_pil_for_the_rest
 
 
 @pytest.mark.parametrize("masked", [False, True])
-def test_device_decode_batches_match_the_worker_path(quirky_index, masked):
-    lm = tiny_loaded()
-    lm.spec.class_wnids = quirky_index.wnids
+def test_device_decode_batches_match_the_worker_path(quirky_index, masked, make_loaded):
+    lm = make_loaded(wnids=quirky_index.wnids)
     rows = list(range(len(quirky_index.split("val"))))
     views = MaskedViews(quirky_index.boxes("val"), fill_value("black", lm.spec.mean)) if masked else None
     runs = []
@@ -167,16 +163,8 @@ def test_device_decode_batches_match_the_worker_path(quirky_index, masked):
     assert float((xa - xb).abs().mean()) <= DEVICE_DECODE_MEAN_TOLERANCE
 
 
-def test_bf16_mines_open_clip_query_sites_read_outside_autocast(tiny_index):
-    import open_clip
-    kw = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8,
-                                          "head_width": 16},
-          "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 1, "layers": 1}}
-    torch.manual_seed(0)
-    model = open_clip.create_model("ViT-B-32", pretrained=None, **kw).eval().requires_grad_(False)
-    spec = ModelSpec(key="clip", library="open_clip", name="ViT-B-32", kwargs=kw, kind="clip",
-                     input_size=(3, 32, 32), crop_pct=1.0)
-    lm = LoadedModel(model, spec, eval_transform(spec))
+def test_bf16_mines_open_clip_query_sites_read_outside_autocast(tiny_index, make_clip_loaded):
+    lm = make_clip_loaded(kind="clip")
     sites = candidate_sites(lm, ["attn.q", "ffn"], [1])
     a = mine(lm, sites, tiny_index, "val", k=2, batch_size=4)
     b = mine(with_runtime(lm, precision="bf16"), sites, tiny_index, "val", k=2, batch_size=4)

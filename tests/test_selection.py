@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from test_visualize import tiny_loaded
-from test_mining import pil_inputs
+from conftest import pil_inputs
 from vitviz.visualization.selection import mean_activations, select_targets, top_channels
 from vitviz.models.sites import SiteError, list_sites
 from vitviz.visualization.optimize import Target
@@ -13,16 +12,16 @@ def test_top_channels_ties_go_to_the_lower_index():
     assert top_channels(torch.tensor([1.0, 3.0, 3.0, 0.5, 3.0]), 2) == [1, 2]
 
 
-def test_explicit_targets_are_checked():
-    lm = tiny_loaded()
+def test_explicit_targets_are_checked(tiny_loaded):
+    lm = tiny_loaded
     assert select_targets(lm, "explicit", [], None, 1, {"blocks.1.ffn": [3, 4]}) == [
         Target("blocks.1.ffn", 3), Target("blocks.1.ffn", 4)]
     with pytest.raises(SiteError):
         select_targets(lm, "explicit", [], None, 1, {"blocks.1.ffn": [999]})
 
 
-def test_random_targets_are_seeded_per_layer_and_kind():
-    lm = tiny_loaded()
+def test_random_targets_are_seeded_per_layer_and_kind(tiny_loaded):
+    lm = tiny_loaded
     a = select_targets(lm, "random", ["ffn", "attn.k"], [0, 2], 3, seed=4)
     b = select_targets(lm, "random", ["ffn", "attn.k"], [0, 2], 3, seed=4)
     c = select_targets(lm, "random", ["ffn", "attn.k"], [0, 2], 3, seed=5)
@@ -30,8 +29,8 @@ def test_random_targets_are_seeded_per_layer_and_kind():
     assert {t.site for t in a} == {"blocks.0.ffn", "blocks.0.attn.k", "blocks.2.ffn", "blocks.2.attn.k"}
 
 
-def test_top_mean_equals_brute_force(tiny_index):
-    lm = tiny_loaded()
+def test_top_mean_equals_brute_force(tiny_index, tiny_loaded):
+    lm = tiny_loaded
     site = list_sites(lm.model)["blocks.1.ffn"]
     means = mean_activations(lm, [site], tiny_index, "val", limit=100, batch_size=5)
     acts = []

@@ -4,6 +4,7 @@ import pytest
 import timm
 import torch
 
+from conftest import tiny_clip_kwargs
 from vitviz.models.hooks import Recorder, image_forward
 from vitviz.visualization.objectives import group_targets, objectives
 from vitviz.models.sites import SiteError, list_sites, resolve
@@ -52,11 +53,9 @@ def test_convit_prefix_appears_with_the_cls_token():
 
 
 def test_open_clip_visual_tower_sites_and_qkv_projection():
-    model = open_clip.create_model("ViT-B-32", pretrained=None, embed_dim=32, force_quick_gelu=True,
-                                   vision_cfg={"image_size": 32, "layers": 2, "width": 64, "patch_size": 16,
-                                               "head_width": 32},
-                                   text_cfg={"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
-                                             "layers": 1}).eval()
+    kw = tiny_clip_kwargs(embed_dim=32, width=64, patch_size=16, head_width=32, text_width=32, text_heads=2,
+                          quick_gelu=True)
+    model = open_clip.create_model("ViT-B-32", pretrained=None, **kw).eval()
     sites = list_sites(model)
     assert sites["blocks.1.ffn"].module == "visual.transformer.resblocks.1.mlp.gelu"
     assert sites["blocks.0.ffn"].prefix == 1 and sites["blocks.0.ffn"].channels == 256
@@ -91,11 +90,7 @@ def test_unsupported_family_is_named():
 
 
 def test_open_clip_qkv_follows_the_model_when_it_moves():
-    model = open_clip.create_model("ViT-B-32", pretrained=None, embed_dim=16,
-                                   vision_cfg={"image_size": 32, "layers": 1, "width": 32, "patch_size": 16,
-                                               "head_width": 16},
-                                   text_cfg={"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 1,
-                                             "layers": 1}).eval()
+    model = open_clip.create_model("ViT-B-32", pretrained=None, **tiny_clip_kwargs(layers=1, patch_size=16)).eval()
     q = list_sites(model)["blocks.0.attn.q"]
     model.double()   # .to() replaces parameter tensors; the site must read the live ones
     out = q.project(torch.randn(1, 5, 32, dtype=torch.float64))

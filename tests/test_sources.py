@@ -8,13 +8,12 @@ import timm
 import torch
 import torchvision
 
+from conftest import TINY_VIT, tiny_clip_kwargs
 from vitviz.core.config import parse_params
 from vitviz.models.fetch import ModelSourceError, fetch
 
-VIT_KW = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
-CLIP_KW = {"embed_dim": 32,
-           "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 16, "head_width": 32},
-           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+VIT_KW = {**TINY_VIT, "depth": 2}
+CLIP_KW = tiny_clip_kwargs(embed_dim=32, width=64, patch_size=16, head_width=32, text_width=32, text_heads=2)
 
 
 def entry(**kw):
@@ -24,15 +23,6 @@ def entry(**kw):
 def same_weights(a, b):
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
-
-
-@pytest.fixture
-def empty_caches(tmp_path, monkeypatch):
-    """No HF cache and no torch hub checkpoints: nothing can load without the network."""
-    import huggingface_hub.constants as c
-    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    return tmp_path
 
 
 def test_timm_pretrained_file_overlay(tmp_path):

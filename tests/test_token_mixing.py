@@ -4,15 +4,13 @@ import pytest
 import timm
 import torch
 
-from test_visualize import tiny_loaded
+from conftest import tiny_vit
 from vitviz.token_mixing.appendix_f import blackout, linearity
 from vitviz.token_mixing.probes import cls_probe_error, embed, head_logits, isolating_cls_logits, run_probes
 
 
 def vit(depth=3):
-    torch.manual_seed(1)
-    return timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, embed_dim=32, depth=depth,
-                             num_heads=2, num_classes=5).eval()
+    return tiny_vit(classes=5, seed=1, depth=depth)
 
 
 def masked_reference(model, x, layer):
@@ -43,12 +41,11 @@ def test_isolating_cls_equals_an_attention_mask_implementation(layer):
 
 
 @torch.no_grad()
-def test_at_full_depth_the_cls_token_never_sees_the_image(tiny_index):
+def test_at_full_depth_the_cls_token_never_sees_the_image(tiny_index, make_loaded):
     m, x = vit(), torch.randn(4, 3, 32, 32)
     out = isolating_cls_logits(m, x, 3)
     assert torch.allclose(out, out[:1].expand_as(out))          # the same logits for every image
-    lm = tiny_loaded()
-    lm.spec.class_wnids, lm.spec.num_classes = tiny_index.wnids, 4
+    lm = make_loaded(classes=4, wnids=tiny_index.wnids)
     r = run_probes(lm, tiny_index, "val", [0, 3], batch_size=5)
     assert r["isolating_cls"]["3"][0] == pytest.approx(100 / 4)  # one constant prediction over balanced classes
     assert r["isolating_cls"]["0"] == r["natural"]
@@ -62,9 +59,8 @@ def test_patch_head_is_head_of_norm_of_each_token():
         torch.testing.assert_close(head_logits(m, m.norm(h)[:, 1:])[:, p - 1], m.head(m.norm(h[:, p])))
 
 
-def test_patch_grid_counts(tiny_index):
-    lm = tiny_loaded()
-    lm.spec.class_wnids, lm.spec.num_classes = tiny_index.wnids, 4
+def test_patch_grid_counts(tiny_index, make_loaded):
+    lm = make_loaded(classes=4, wnids=tiny_index.wnids)
     r = run_probes(lm, tiny_index, "val", [0], batch_size=4)
     grid = torch.tensor(r["patch_grid_top1"])
     assert grid.shape == (4, 4)

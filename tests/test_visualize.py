@@ -15,17 +15,6 @@ from vitviz.models.sites import list_sites
 from vitviz.visualization.optimize import Target, VisSettings, feature_seed, visualize
 from vitviz.models.store import LoadedModel, eval_transform
 
-KW = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 3, "num_heads": 2}
-
-
-def tiny_loaded(seed=0, **kw) -> LoadedModel:
-    torch.manual_seed(seed)
-    model = timm.create_model("vit_tiny_patch16_224", num_classes=4, **{**KW, **kw}).eval().requires_grad_(False)
-    spec = ModelSpec(key="tiny", library="timm", name="vit_tiny_patch16_224", kwargs={**KW, **kw},
-                     input_size=(3, 32, 32), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=1.0, num_classes=4)
-    return LoadedModel(model, spec, eval_transform(spec))
-
-
 def test_color_shift_formula():
     m, s = color_shift_params(torch.Generator().manual_seed(7), 4, 1.0, 0.5)
     g = torch.Generator().manual_seed(7)
@@ -77,8 +66,8 @@ def test_total_variation_known_answer():
     assert float(tv[0]) == 0 and float(tv[1]) == pytest.approx((3 + 3 + 0 + 3) / 3)
 
 
-def test_objective_equals_hand_computation_through_the_blocks():
-    lm = tiny_loaded()
+def test_objective_equals_hand_computation_through_the_blocks(tiny_loaded):
+    lm = tiny_loaded
     m = lm.model
     site = list_sites(m)["blocks.1.ffn"]
     x = torch.randn(2, 3, 32, 32)
@@ -93,8 +82,8 @@ def test_objective_equals_hand_computation_through_the_blocks():
     torch.testing.assert_close(got, want)
 
 
-def test_loss_decreases_and_objective_rises():
-    lm = tiny_loaded()
+def test_loss_decreases_and_objective_rises(tiny_loaded):
+    lm = tiny_loaded
     cfg = VisSettings(steps=40, lr=0.05, augment=AugmentConfig(copies=4, jitter=2))
     (r,) = visualize(lm, [Target("blocks.2.ffn", 11)], cfg)
     assert r.objective_final > r.objective_start
@@ -102,8 +91,8 @@ def test_loss_decreases_and_objective_rises():
     assert r.image.shape == (32, 32, 3) and r.image.dtype == np.uint8 and r.steps == 40
 
 
-def test_batched_equals_one_at_a_time():
-    lm = tiny_loaded()
+def test_batched_equals_one_at_a_time(tiny_loaded):
+    lm = tiny_loaded
     # three targets of block 2 (two sites) share one batch; the block-0 target gets its own, shallower one
     targets = [Target("blocks.2.ffn", 3), Target("blocks.2.attn.k", 7), Target("blocks.0.ffn", 5),
                Target("blocks.2.ffn", 30)]
@@ -117,8 +106,8 @@ def test_batched_equals_one_at_a_time():
         assert a.objective_final == pytest.approx(b.objective_final, rel=1e-4, abs=1e-5)
 
 
-def test_same_seed_same_bytes_and_seeds_differ_by_feature():
-    lm = tiny_loaded()
+def test_same_seed_same_bytes_and_seeds_differ_by_feature(tiny_loaded):
+    lm = tiny_loaded
     cfg = VisSettings(steps=3, augment=AugmentConfig(copies=2, jitter=1))
     a = visualize(lm, [Target("blocks.0.ffn", 1)], cfg, seed=5)[0]
     b = visualize(lm, [Target("blocks.0.ffn", 1)], cfg, seed=5)[0]
@@ -150,8 +139,8 @@ def test_optimising_a_redness_feature_makes_the_image_red():
     assert r.objective_final > r.objective_start
 
 
-def test_per_feature_tv_weight_is_used():
-    lm = tiny_loaded()
+def test_per_feature_tv_weight_is_used(tiny_loaded):
+    lm = tiny_loaded
     base = VisSettings(steps=8, augment=AugmentConfig(copies=2, jitter=1))
     heavy = VisSettings(steps=8, augment=AugmentConfig(copies=2, jitter=1), tv_features={"blocks.0.ffn:4": 50.0})
     assert heavy.tv_for("blocks.0.ffn", 4) == 50.0 and heavy.tv_for("blocks.0.ffn", 5) == 0.004

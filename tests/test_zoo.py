@@ -7,21 +7,16 @@ import timm
 import torch
 from PIL import Image
 
-from vitviz.models.spec import ModelSpec
 from vitviz.models.store import detect_kind, eval_transform, load_model, save_model
 
 
-def tiny_vit_spec(key="v"):
-    return ModelSpec(key=key, library="timm", name="vit_tiny_patch16_224",
-                     kwargs={"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2},
-                     input_size=(3, 32, 32), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=1.0,
-                     interpolation="bilinear", num_classes=5, class_wnids=[f"n{i}" for i in range(5)])
+@pytest.fixture
+def tiny_vit_loaded(make_loaded):
+    return make_loaded(classes=5, wnids=[f"n{i}" for i in range(5)], key="v", interpolation="bilinear", depth=2)
 
 
-def test_save_load_roundtrip_same_outputs(tmp_path):
-    spec = tiny_vit_spec()
-    torch.manual_seed(0)
-    model = timm.create_model(spec.name, num_classes=5, **spec.kwargs).eval()
+def test_save_load_roundtrip_same_outputs(tmp_path, tiny_vit_loaded):
+    model, spec = tiny_vit_loaded.model, tiny_vit_loaded.spec
     save_model(model, spec, tmp_path / "v")
     stored = json.loads((tmp_path / "v" / "spec.json").read_text())
     assert stored["provenance"]["weights_sha256"] and stored["input_size"] == [3, 32, 32]
@@ -32,8 +27,8 @@ def test_save_load_roundtrip_same_outputs(tmp_path):
     assert loaded.spec.kind == "vit"
 
 
-def test_eval_transform_unnormalised_is_float_unit_range():
-    spec = tiny_vit_spec()
+def test_eval_transform_unnormalised_is_float_unit_range(tiny_vit_loaded):
+    spec = tiny_vit_loaded.spec
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8))
     raw = eval_transform(spec, normalize=False)(img)
     norm = eval_transform(spec)(img)
@@ -42,9 +37,9 @@ def test_eval_transform_unnormalised_is_float_unit_range():
     torch.testing.assert_close(norm, (raw - 0.5) / 0.5)
 
 
-def test_eval_transform_geometry_known_answer():
+def test_eval_transform_geometry_known_answer(tiny_vit_loaded):
     # a 40x80 image, crop_pct 1: resize the short side to 32 (-> 32x64), centre crop 32: the middle half
-    spec = tiny_vit_spec()
+    spec = tiny_vit_loaded.spec
     arr = np.zeros((40, 80, 3), np.uint8)
     arr[:, 20:60] = 255
     out = eval_transform(spec, normalize=False)(Image.fromarray(arr))

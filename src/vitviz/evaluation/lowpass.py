@@ -10,10 +10,8 @@ import math
 import numpy as np
 import torch
 
-from vitviz.data.loader import batches
-from vitviz.core.distributed import all_sum, context, shard
-from vitviz.evaluation.accuracy import classified_rows, label_map, topk_hits
 from vitviz.data.imagenet import DatasetIndex
+from vitviz.evaluation.loop import classified_rows, count_hits, label_map, topk_hits
 from vitviz.models.store import LoadedModel, normalize
 
 log = logging.getLogger(__name__)
@@ -57,29 +55,17 @@ def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: 
                  limit: int = 0, batch_size: int = 64, device: str | torch.device = "cpu") -> dict:
     """Top-1 and top-5 per cutoff (and clean), each image decoded once and all its variants batched."""
     spec = loaded.spec
-    mapping = label_map(index.wnids, spec.class_wnids)
-    rows = classified_rows(index, split, limit, mapping)
-    ctx = context()
-    device = torch.device(device)
-    loaded.to(device)
-    classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device
+    rows = classified_rows(index, split, limit, label_map(index.wnids, spec.class_wnids))
     levels = [None] + list(cutoffs)
-    hits = torch.zeros(len(levels), 2, dtype=torch.long, device=device)
-    seen = skipped = 0
-    per_chunk = max(1, batch_size // len(levels))
-    for b in batches(loaded, index, split, shard(rows, ctx), per_chunk, device, unit=True,
-                     desc=f"low-pass eval {spec.key}"):
-        skipped += b.skipped
-        if not len(b):
-            continue
+
+    def score(b, t):
         variants = torch.cat([b.x if c is None else lowpass(b.x, c, kind).clamp(0, 1) for c in levels])  # level-major
         logits = loaded.classify(normalize(variants, spec)).view(len(levels), len(b), -1)
-        t = classes_of[b.labels.to(device, non_blocking=True)]
-        hits += torch.stack([topk_hits(logits[j], t) for j in range(len(levels))])
-        seen += len(b)
-    summed = all_sum(torch.cat([hits.cpu().flatten(), torch.tensor([seen, skipped])]), ctx).tolist()
-    correct = {c: {1: summed[2 * j], 5: summed[2 * j + 1]} for j, c in enumerate(levels)}
-    seen, skipped = summed[-2], summed[-1]
+        return torch.stack([topk_hits(logits[j], t) for j in range(len(levels))])
+
+    hits, seen, skipped = count_hits(loaded, index, split, rows, max(1, batch_size // len(levels)), device, score,
+                                     (len(levels), 2), unit=True, desc=f"low-pass eval {spec.key}")
+    correct = {c: {1: c1, 5: c5} for c, (c1, c5) in zip(levels, hits.tolist())}
     acc = lambda c, k: 100.0 * correct[c][k] / max(seen, 1)  # noqa: E731
     curve = [{"cutoff": c, "top1": acc(c, 1), "top5": acc(c, 5)} for c in cutoffs]
     clean = acc(None, 1)

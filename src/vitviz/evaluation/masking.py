@@ -3,15 +3,12 @@ resolution, before the model's resize and centre crop."""
 from __future__ import annotations
 
 import logging
-
 from dataclasses import dataclass
 
 import torch
 
-from vitviz.data.loader import batches
-from vitviz.core.distributed import all_sum, context, shard
-from vitviz.evaluation.accuracy import classified_rows, label_map, spread_rows, topk_hits
 from vitviz.data.imagenet import DatasetIndex
+from vitviz.evaluation.loop import classified_rows, count_hits, label_map, spread_rows, topk_hits
 from vitviz.models.store import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -73,24 +70,15 @@ def mask_eval(loaded: LoadedModel, index: DatasetIndex, split: str, fill: str = 
     boxes = index.boxes(split)
     with_box = [r for r in classified_rows(index, split, limit, mapping) if boxes[r]]
     excluded = len(spread_rows(len(boxes), limit)) - len(with_box)
-    device = torch.device(device)
-    loaded.to(device)
-    classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device
-    ctx = context()
-    hits = torch.zeros(len(VARIANTS), 2, dtype=torch.long, device=device)
-    seen = skipped = 0
-    for b in batches(loaded, index, split, shard(with_box, ctx), batch_size, device,
-                     variants=MaskedViews(boxes, fill_value(fill, spec.mean)), desc=f"mask eval {spec.key}"):
-        skipped += b.skipped
-        if not len(b):
-            continue
+
+    def score(b, t):
         logits = loaded.classify(b.x).view(len(b), len(VARIANTS), -1)
-        t = classes_of[b.labels.to(device, non_blocking=True)]
-        hits += torch.stack([topk_hits(logits[:, j], t) for j in range(len(VARIANTS))])
-        seen += len(b)
-    summed = all_sum(torch.cat([hits.cpu().flatten(), torch.tensor([seen, skipped])]), ctx).tolist()
-    correct = {v: {1: summed[2 * j], 5: summed[2 * j + 1]} for j, v in enumerate(VARIANTS)}
-    seen, skipped = summed[-2], summed[-1]
+        return torch.stack([topk_hits(logits[:, j], t) for j in range(len(VARIANTS))])
+
+    hits, seen, skipped = count_hits(loaded, index, split, with_box, batch_size, device, score, (len(VARIANTS), 2),
+                                     variants=MaskedViews(boxes, fill_value(fill, spec.mean)),
+                                     desc=f"mask eval {spec.key}")
+    correct = {v: {1: c1, 5: c5} for v, (c1, c5) in zip(VARIANTS, hits.tolist())}
     acc = {v: {f"top{k}": 100.0 * correct[v][k] / max(seen, 1) for k in (1, 5)} for v in VARIANTS}
     out = {"split": split, "fill": fill, "images": seen, "excluded_without_box": excluded, "skipped": skipped,
            "chance_top1": 100.0 / max(spec.num_classes, 1)}

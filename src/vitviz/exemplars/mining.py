@@ -14,7 +14,7 @@ import torch
 
 from vitviz.data.loader import Batch, batches
 from vitviz.core.distributed import all_gather, all_sum, context, gather_objects, shard
-from vitviz.evaluation.accuracy import spread_rows
+from vitviz.evaluation.loop import spread_rows
 from vitviz.models.hooks import Recorder, image_forward
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.models.sites import Site

@@ -14,10 +14,8 @@ import logging
 import torch
 from torch import nn
 
-from vitviz.data.loader import batches
-from vitviz.core.distributed import all_sum, context, shard
-from vitviz.evaluation.accuracy import classified_rows, in_topk, label_map, topk_hits
 from vitviz.data.imagenet import DatasetIndex
+from vitviz.evaluation.loop import classified_rows, count_hits, in_topk, label_map, topk_hits
 from vitviz.models.store import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -90,33 +88,27 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
         return {"applicable": False, "reason": reason}
     depth = len(model.blocks)
     layers = sorted({int(L) for L in layers if 0 <= int(L) <= depth})
-    mapping = label_map(index.wnids, loaded.spec.class_wnids)
-    rows = classified_rows(index, split, limit, mapping)
-    ctx = context()
-    classes_of = mapping.to(device)  # dataset label -> model class, looked up on the device
-    n = 0
+    rows = classified_rows(index, split, limit, label_map(index.wnids, loaded.spec.class_wnids))
     names = ["natural", "mean_patches", *layers]
-    hits = torch.zeros(len(names), 2, dtype=torch.long, device=device)
-    grid = torch.zeros(2, model.patch_embed.num_patches, dtype=torch.long, device=device)
-    for b in batches(loaded, index, split, shard(rows, ctx), batch_size, device, desc=f"token mixing {loaded.key}"):
-        if not len(b):
-            continue
-        t = classes_of[b.labels.to(device, non_blocking=True)]
+
+    def score(b, t):
+        """Top-1/top-5 hits (rows: the probes in `names`, then each patch of the patch head)."""
         with loaded.autocast(device):
             sweep, normed = _sweep_logits(model, b.x, layers + [0])
             mean_head = head_logits(model, normed[:, 1:].mean(1))
             per_patch = head_logits(model, normed[:, 1:])                 # (B, N, classes)
         logits = [sweep[0], mean_head, *[sweep[L] for L in layers]]
-        hits += torch.stack([topk_hits(lg, t) for lg in logits])
         tt = t.view(-1, 1).expand(-1, per_patch.shape[1])
-        grid += torch.stack([in_topk(per_patch, tt, 1).sum(0), in_topk(per_patch, tt, 5).sum(0)])
-        n += len(b)
-    n = int(all_sum(torch.tensor(n), ctx))
-    summed = all_sum(hits.cpu(), ctx)
-    sums = {name: summed[j].double() for j, name in enumerate(names)}
-    grid = all_sum(grid.cpu(), ctx).double()
+        grid = torch.stack([in_topk(per_patch, tt, 1).sum(0), in_topk(per_patch, tt, 5).sum(0)], dim=1)
+        return torch.cat([torch.stack([topk_hits(lg, t) for lg in logits]), grid])
+
+    counts, n, _ = count_hits(loaded, index, split, rows, batch_size, device, score,
+                              (len(names) + model.patch_embed.num_patches, 2), desc=f"token mixing {loaded.key}")
     if n == 0:
         return {"applicable": False, "reason": "no images"}
+    counts = counts.double()
+    sums = {name: counts[j] for j, name in enumerate(names)}
+    grid = counts[len(names):].T
     pct = lambda v: (100.0 * v / n).tolist()  # noqa: E731
     side = int(round(grid.shape[1] ** 0.5))
     patch1, patch5 = 100.0 * grid[0] / n, 100.0 * grid[1] / n

@@ -5,7 +5,7 @@ import logging
 
 import torch
 
-from vitviz.evaluation.accuracy import spread_rows
+from vitviz.evaluation.loop import spread_rows
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.exemplars.mining import site_outputs, site_statistic
 from vitviz.models.sites import Site, list_sites, resolve
