@@ -36,7 +36,7 @@ def test_speed_settings_that_change_numbers_are_reported():
     from vitviz.core.config import load_params
     from vitviz.report.deviations_section import deviations
     paper = load_params(REPO / "configs" / "paper.yaml")
-    fast = dataclasses.replace(paper, speed=dataclasses.replace(paper.speed, precision="bf16", device_decode=True,
-                                                                num_workers=32, fused_attention=False))
+    fast = paper.model_copy(update={"speed": dataclasses.replace(paper.speed, precision="bf16", device_decode=True,
+                                                                 num_workers=32, fused_attention=False)})
     got = deviations(fast)
     assert len(got) == 2 and "speed.precision = bf16" in got[0] and "speed.device_decode" in got[1]
