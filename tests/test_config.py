@@ -202,3 +202,20 @@ def test_committed_schema_is_fresh(tmp_path):
 def test_shipped_configs_point_at_the_schema():
     for path in [REPO / "params.yaml", *sorted((REPO / "configs").glob("*.yaml"))]:
         assert path.read_text().splitlines()[0] == "# yaml-language-server: $schema=params.schema.json", path.name
+
+
+def test_model_recipe_applies_per_model_overrides():
+    from vitviz.paper import PAPER_RECIPE
+    from vitviz.visualization.optimize import VisSettings, model_recipe
+    d = base()
+    d["optimize_features"]["select"]["explicit"] = {"blocks.0.ffn": [1]}
+    d["optimize_features"]["per_model"] = {"vit_demo": {"lr": 1.0, "features": {"blocks.1.ffn": [2, 3]},
+                                                        "tv_features": {"blocks.1.ffn:2": 0.5}}}
+    cfg = parse_params(d).optimize_features
+    settings, explicit = model_recipe(cfg, "vit_demo")
+    assert settings.lr == 1.0 and settings.steps == cfg.steps and settings.augment.jitter == cfg.jitter
+    assert explicit == {"blocks.1.ffn": [2, 3]} and settings.tv_for("blocks.1.ffn", 2) == 0.5
+    other, explicit = model_recipe(cfg, "resnet_demo")
+    assert other.lr == cfg.lr and explicit == {"blocks.0.ffn": [1]}
+    assert VisSettings().steps == PAPER_RECIPE.steps == parse_params(
+        {"models": {"m": {"source": "timm", "name": "x"}}}).optimize_features.steps

@@ -35,12 +35,12 @@ def _fail(title: str, errors: list[tuple[tuple, str]]) -> None:
             for loc, msg in errors])
 
 
-class Section(BaseModel):
-    """A params section: unknown keys are errors."""
+class Strict(BaseModel):
+    """A params mapping whose unknown keys are errors."""
     model_config = ConfigDict(extra="forbid")
 
 
-class SyntheticConfig(Section):
+class SyntheticConfig(Strict):
     """Sizes and evidence knobs of the synthetic ImageNet look-alike."""
     seed: int = Field(0, ge=0)
     classes: int = Field(10, ge=2, le=16, description="number of classes; each has its own shape, texture and scene")
@@ -63,12 +63,12 @@ class SyntheticConfig(Section):
     @model_validator(mode="after")
     def _scale_ordered(self) -> SyntheticConfig:
         lo, hi = self.object_scale
-        _fail("SyntheticConfig", [(("object_scale",), f"expected [lo, hi] with lo <= hi, got {[lo, hi]}")]
-              if lo > hi else [])
+        if lo > hi:
+            _fail("SyntheticConfig", [(("object_scale",), f"expected [lo, hi] with lo <= hi, got {[lo, hi]}")])
         return self
 
 
-class PrepareDataConfig(Section):
+class PrepareDataConfig(Strict):
     """Where the dataset comes from: the synthetic generator or a user's ImageNet root."""
     source: Literal["synthetic", "imagenet"] = "synthetic"
     imagenet_root: str | None = Field(None, description="root of a real ImageNet (Kaggle or class-folder layout)")
@@ -76,12 +76,12 @@ class PrepareDataConfig(Section):
 
     @model_validator(mode="after")
     def _root_given(self) -> PrepareDataConfig:
-        _fail("PrepareDataConfig", [(("imagenet_root",), "missing; required when source is 'imagenet'")]
-              if self.source == "imagenet" and not self.imagenet_root else [])
+        if self.source == "imagenet" and not self.imagenet_root:
+            _fail("PrepareDataConfig", [(("imagenet_root",), "missing; required when source is 'imagenet'")])
         return self
 
 
-class PreprocessConfig(Section):
+class PreprocessConfig(Strict):
     """Overrides of the model's data config (timm's names); unset keys come from the model."""
     input_size: int | None = Field(None, ge=8, le=2048)
     interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None
@@ -90,7 +90,7 @@ class PreprocessConfig(Section):
     std: tuple[float, float, float] | None = Field(None, description="per-channel std, [r, g, b]")
 
 
-class TrainConfig(Section):
+class TrainConfig(Strict):
     """Hyperparameters of the demo-model training on the prepared train split."""
     epochs: int = Field(15, ge=1, le=1000)
     batch_size: int = Field(64, ge=1)
@@ -105,7 +105,7 @@ class TrainConfig(Section):
     seed: int = Field(0, ge=0)
 
 
-class ModelEntry(Section):
+class ModelEntry(Strict):
     """One model of the zoo: where its weights come from and how its input is prepared."""
     source: Source = Field(description="timm, open_clip, torchvision, file, url or train")
     name: str = Field(description="architecture name in its library")
@@ -152,7 +152,7 @@ class ModelEntry(Section):
         return self
 
 
-class MaterializeConfig(Section):
+class MaterializeConfig(Strict):
     """How each materialised model is evaluated on the prepared data."""
     eval_split: Split = "val"
     eval_limit: int = Field(0, ge=0, description="images to evaluate on; 0 means all")
@@ -161,7 +161,7 @@ class MaterializeConfig(Section):
     connect_timeout: float = Field(3.0, ge=0.1, le=60.0, description="seconds to wait for the model hub")
 
 
-class ModelOverride(Section):
+class ModelOverride(Strict):
     """Per-model optimisation settings (the paper tunes lr and TV per model)."""
     lr: float | None = Field(None, ge=0.0)
     tv_weight: float | None = Field(None, ge=0.0)
@@ -172,7 +172,7 @@ class ModelOverride(Section):
         default_factory=dict, description="this model's {site: [features]} for rule explicit")
 
 
-class SelectConfig(Section):
+class SelectConfig(Strict):
     """Which (site, feature) targets to visualise."""
     rule: Literal["top_mean", "random", "explicit"] = Field(
         "top_mean", description="top_mean: highest mean activation over a split; random: seeded; explicit: listed")
@@ -187,7 +187,7 @@ class SelectConfig(Section):
     seed: int = Field(0, ge=0)
 
 
-class OptimizeConfig(Section):
+class OptimizeConfig(Strict):
     """Activation maximisation (paper section 3; defaults are the authors' code, method.md section 1)."""
     models: list[str] = Field(default_factory=list, description="model keys to visualise (transformers only)")
     steps: int = Field(PAPER.steps, ge=1)
@@ -211,7 +211,7 @@ class OptimizeConfig(Section):
     select: SelectConfig = Field(default_factory=SelectConfig)
 
 
-class ConceptConfig(Section):
+class ConceptConfig(Strict):
     """CLIP concept labels for open_clip models (our extension)."""
     enabled: bool = True
     vocabulary: str = Field("default", description="'default' (ImageNet names + shipped common words) or a text file")
@@ -219,7 +219,7 @@ class ConceptConfig(Section):
     top: int = Field(3, ge=1, le=20)
 
 
-class MineConfig(Section):
+class MineConfig(Strict):
     """Exemplar mining (paper section 3 and 4; method.md section 2)."""
     models: list[str] = Field(default_factory=list, description="model keys to mine (transformers only)")
     split: Split = "val"
@@ -235,12 +235,12 @@ class MineConfig(Section):
 
     @model_validator(mode="after")
     def _maps_within_k(self) -> MineConfig:
-        _fail("MineConfig", [(("maps_top",), f"{self.maps_top} is more than k ({self.k}); allowed: 0..k")]
-              if self.maps_top > self.k else [])
+        if self.maps_top > self.k:
+            _fail("MineConfig", [(("maps_top",), f"{self.maps_top} is more than k ({self.k}); allowed: 0..k")])
         return self
 
 
-class MaskEvalConfig(Section):
+class MaskEvalConfig(Strict):
     """Foreground/background masking (paper section 5; method.md section 5)."""
     models: list[str] = Field(default_factory=list)
     split: Split = Field("val", description="train as in the paper, or val")
@@ -251,7 +251,7 @@ class MaskEvalConfig(Section):
     example: int = Field(0, ge=0, description="which image with a box the example figure (Fig. 9b) shows")
 
 
-class LowpassEvalConfig(Section):
+class LowpassEvalConfig(Strict):
     """Low-pass filtering (paper Fig. 16; our documented filter, method.md section 6)."""
     models: list[str] = Field(default_factory=list)
     split: Split = "val"
@@ -264,7 +264,7 @@ class LowpassEvalConfig(Section):
     device: str = "auto"
 
 
-class AppendixFConfig(Section):
+class AppendixFConfig(Strict):
     """The spatial-information experiment of Appendix F (our reconstruction, method.md section 4)."""
     enabled: bool = True
     threshold: float = Field(0.5, description="a patch is active where the raw activation exceeds this (0.5 in the paper)")
@@ -274,7 +274,7 @@ class AppendixFConfig(Section):
     seed: int = Field(0, ge=0)
 
 
-class TokenMixingConfig(Section):
+class TokenMixingConfig(Strict):
     """Token-mixing probes (paper section 4, Table 1, Fig. 7) and Appendix F."""
     models: list[str] = Field(default_factory=list,
                               description="models with a CLS token; others are reported as not applicable")
@@ -286,7 +286,7 @@ class TokenMixingConfig(Section):
     appendix_f: AppendixFConfig = Field(default_factory=AppendixFConfig)
 
 
-class ReportConfig(Section):
+class ReportConfig(Strict):
     """What the generated report shows."""
     title: str = "vitviz: what do vision transformers learn?"
     samples_per_class: int = Field(2, ge=1, le=10)
@@ -296,7 +296,7 @@ class ReportConfig(Section):
 MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing")
 
 
-class Params(Section):
+class Params(Strict):
     """All parameters of the pipeline, one section per stage."""
     launcher: str = Field("python", description="how dataset-pass stages start: python, or torchrun --nproc_per_node=N")
     prepare_data: PrepareDataConfig = Field(default_factory=PrepareDataConfig)
@@ -411,8 +411,8 @@ def _range(meta: list, ctx: dict) -> str:
 
 def _tuple_words(tp: Any) -> str:
     args = typing.get_args(tp)
-    item = _TYPE_WORDS.get(_unwrap(args[0], []), "value") if args else "value"
-    return f"a list of {len(args)} {item.split(' ', 1)[-1]}s"
+    nouns = {int: "integers", float: "numbers", str: "strings"}
+    return f"a list of {len(args)} {nouns.get(_unwrap(args[0], []), 'values') if args else 'values'}"
 
 
 def _line(err: dict) -> tuple[str, str]:
