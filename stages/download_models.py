@@ -1,9 +1,9 @@
 """Stage download_models@<key>: fetch or train one model into data/models/<key> and evaluate it."""
-from vitviz.core.config import load_params
+from vitviz.core.config import check_models, load_params
 from vitviz.data.imagenet import read_index
 from vitviz.models.materialize import materialize
 from vitviz.core.runner import model_stage_args, run
-from vitviz.core.schema import ConfigError
+from vitviz.core.errors import ConfigError
 
 
 def main() -> None:
@@ -11,8 +11,11 @@ def main() -> None:
     params = load_params(args.params)
     if args.key not in params.models:
         raise ConfigError([f"models.{args.key}: no such model; have: {', '.join(params.models)}"], args.params)
+    errors = check_models(params, [args.key])
+    if errors:
+        raise ConfigError(errors, args.params)
     metrics = materialize(params.models[args.key], args.key, read_index(f"{args.data}/dataset"), args.out,
-                          params.download_models, params.speed.runtime())
+                          params.download_models, params.speed)
     return {"key": args.key, "images_evaluated": metrics.get("images")}
 
 

@@ -5,7 +5,7 @@ from vitviz.visualization.store import write_features
 from vitviz.data.imagenet import read_index
 from vitviz.core.runner import main_process, model_stage_args, run
 from vitviz.visualization.selection import select_targets
-from vitviz.visualization.optimize import pick_device, settings_for, visualize
+from vitviz.visualization.optimize import model_recipe, pick_device, visualize
 from vitviz.models.store import load_model
 
 
@@ -14,14 +14,12 @@ def main() -> None:
     params = load_params(args.params)
     cfg = params.optimize_features
     device = pick_device(cfg.device)
-    loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed.runtime())
+    loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed)
     sel = cfg.select
     index = read_index(f"{args.data}/dataset") if sel.rule == "top_mean" else None
-    own = cfg.per_model.get(args.key)
-    explicit = own.features if own is not None and own.features else sel.explicit
+    settings, explicit = model_recipe(cfg, args.key)
     targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, explicit, index,
                              sel.split, sel.limit, sel.seed, sel.attn_layers)
-    settings = settings_for(cfg, args.key)
     results = visualize(loaded, targets, settings, seed=cfg.seed, device=device)
     if not main_process():  # under torchrun, rank 0 writes
         return

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from vitviz.core.config import ModelEntry, load_params, parse_params
-from vitviz.core.schema import ConfigError
+from vitviz.core.config import ModelEntry, check_models, load_params, parse_params, schema_text
+from vitviz.core.errors import ConfigError
 
 
 def base():
@@ -40,6 +40,7 @@ def test_three_bad_keys_give_three_named_errors():
     assert "prepare_data.synthetic.clases: unknown key (did you mean 'classes'?)" in joined
     assert "download_models.batch_size: expected an integer, got 'big'" in joined
     assert "prepare_data.synthetic.background_agreement: 1.5 is out of range; allowed: [0.0, 1.0]" in joined
+    assert "allowed: seed, classes, train_per_class" in joined
 
 
 def test_unknown_model_and_tag_are_named():
@@ -47,7 +48,7 @@ def test_unknown_model_and_tag_are_named():
     d["models"]["vit_demo"]["name"] = "vit_tinyy_patch16_224"
     d["models"]["extra"] = {"source": "timm", "name": "vit_base_patch16_224", "tag": "no_such_tag"}
     d["models"]["cnn"] = {"source": "torchvision", "name": "resnet50", "tag": "IMAGENET1K_V9"}
-    errs = errors_of(d)
+    errs = check_models(parse_params(d))
     assert any(e.startswith("models.vit_demo.name: unknown timm model 'vit_tinyy_patch16_224'")
                and "vit_tiny_patch16_224" in e for e in errs), errs
     assert any(e.startswith("models.extra.name: unknown pretrained tag 'no_such_tag'") for e in errs), errs
@@ -104,3 +105,117 @@ def test_every_param_dvc_tracks_is_in_every_shipped_config():
                                else next(iter(cfg["models"])), key).split("."):
                 assert isinstance(node, dict) and part in node, f"{path.name}: {key} missing"
                 node = node[part]
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "vitviz.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def test_validate_reports_every_error_with_its_key_path(tmp_path):
+    d = base()
+    d["optimize_features"]["betas"] = [0.5]
+    d["models"]["vit_demo"]["preprocess"]["mean"] = [0.5, 0.5]
+    d["optimize_features"]["per_model"] = {"vit_demo": {"tv_weight": -0.1}}
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(d))
+    r = run_cli("validate", bad)
+    assert r.returncode == 2, r.stderr
+    assert "3 invalid parameters" in r.stderr
+    lines = [line.strip() for line in r.stderr.splitlines() if line.strip().startswith("- ")]
+    assert len(lines) == 3, r.stderr
+    assert any(x.startswith("- optimize_features.betas: expected a list of 2 numbers") for x in lines), lines
+    assert any(x.startswith("- models.vit_demo.preprocess.mean: expected a list of 3 numbers") for x in lines), lines
+    assert any(x.startswith("- optimize_features.per_model.vit_demo.tv_weight: -0.1 is out of range")
+               for x in lines), lines
+
+
+def test_unknown_key_suggests_the_close_match():
+    d = base()
+    d["optimize_features"]["stpes"] = 10
+    (err,) = errors_of(d)
+    assert err.startswith("optimize_features.stpes: unknown key (did you mean 'steps'?); allowed: models, steps")
+
+
+def test_bounds_and_lengths_inside_dicts_and_tuples():
+    d = base()
+    d["optimize_features"]["per_model"] = {"vit_demo": {"tv_features": {"blocks.0.ffn:1": -1.0}, "jitter": -2}}
+    d["prepare_data"]["synthetic"]["object_scale"] = [0.45, 0.7, 0.9]
+    d["speed"]["precision"] = "fp16"
+    errs = errors_of(d)
+    assert len(errs) == 4, errs
+    assert "optimize_features.per_model.vit_demo.tv_features.blocks.0.ffn:1: -1.0 is out of range; allowed: " \
+           "[0.0, inf)" in errs
+    assert "optimize_features.per_model.vit_demo.jitter: -2 is out of range; allowed: [0, inf)" in errs
+    assert any(e.startswith("prepare_data.synthetic.object_scale: expected a list of 2 numbers") for e in errs)
+    assert "speed.precision: 'fp16' is not allowed; allowed: fp32, tf32, bf16" in errs
+
+
+def test_cross_field_rules():
+    d = base()
+    d["mine_exemplars"]["maps_top"] = d["mine_exemplars"]["k"] + 1
+    assert errors_of(d) == ["mine_exemplars.maps_top: 6 is more than k (5); allowed: 0..k"]
+    d = base()
+    d["optimize_features"]["models"] = ["vit_demo", "nope"]
+    d["optimize_features"]["per_model"] = {"other": {}}
+    d["token_mixing"]["models"] = ["resnet_demo"]
+    errs = errors_of(d)
+    assert any(e.startswith("optimize_features.models[1]: 'nope' is not a model key") for e in errs), errs
+    assert any(e.startswith("optimize_features.per_model.other: not a model key") for e in errs), errs
+    assert any(e.startswith("token_mixing.models[0]: Appendix F of 'resnet_demo'") for e in errs), errs
+    d = base()
+    d["prepare_data"]["synthetic"]["object_scale"] = [0.7, 0.45]
+    assert errors_of(d) == ["prepare_data.synthetic.object_scale: expected [lo, hi] with lo <= hi, got [0.7, 0.45]"]
+
+
+def test_no_silent_coercion():
+    d = base()
+    d["optimize_features"]["steps"] = "100"
+    d["token_mixing"]["appendix_f"]["enabled"] = 1
+    d["mine_exemplars"]["k"] = 2.0
+    assert sorted(errors_of(d)) == ["mine_exemplars.k: expected an integer, got 2.0",
+                                    "optimize_features.steps: expected an integer, got '100'",
+                                    "token_mixing.appendix_f.enabled: expected true or false, got 1"]
+
+
+def test_validators_fill_defaults_without_touching_input():
+    d = {"models": {"m": {"source": "train", "name": "resnet10t", "preprocess": {"input_size": 32}}}}
+    p = parse_params(d)
+    assert p.models["m"].train.epochs == 15 and "train" not in d["models"]["m"]
+    assert parse_params({"models": {"m": {"source": "timm", "name": "resnet18"}}}).models["m"].train is None
+
+
+def test_load_params_imports_no_model_library():
+    code = ("import sys; from vitviz.core.config import load_params; load_params('params.yaml'); "
+            "bad = {'timm', 'open_clip', 'torchvision'} & set(sys.modules); assert not bad, bad")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+
+
+def test_committed_schema_is_fresh(tmp_path):
+    assert (REPO / "params.schema.json").read_text() == schema_text(), "run `vitviz schema` and commit it"
+    r = run_cli("schema", "-o", tmp_path / "s.json")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "s.json").read_text() == schema_text()
+
+
+def test_shipped_configs_point_at_the_schema():
+    for path in [REPO / "params.yaml", *sorted((REPO / "configs").glob("*.yaml"))]:
+        assert path.read_text().splitlines()[0] == "# yaml-language-server: $schema=params.schema.json", path.name
+
+
+def test_model_recipe_applies_per_model_overrides():
+    from vitviz.paper import PAPER_RECIPE
+    from vitviz.visualization.optimize import VisSettings, model_recipe
+    d = base()
+    d["optimize_features"]["select"]["explicit"] = {"blocks.0.ffn": [1]}
+    d["optimize_features"]["per_model"] = {"vit_demo": {"lr": 1.0, "features": {"blocks.1.ffn": [2, 3]},
+                                                        "tv_features": {"blocks.1.ffn:2": 0.5}}}
+    cfg = parse_params(d).optimize_features
+    settings, explicit = model_recipe(cfg, "vit_demo")
+    assert settings.lr == 1.0 and settings.steps == cfg.steps and settings.augment.jitter == cfg.jitter
+    assert explicit == {"blocks.1.ffn": [2, 3]} and settings.tv_for("blocks.1.ffn", 2) == 0.5
+    other, explicit = model_recipe(cfg, "resnet_demo")
+    assert other.lr == cfg.lr and explicit == {"blocks.0.ffn": [1]}
+    assert VisSettings().steps == PAPER_RECIPE.steps == parse_params(
+        {"models": {"m": {"source": "timm", "name": "x"}}}).optimize_features.steps

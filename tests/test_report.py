@@ -36,7 +36,23 @@ def test_speed_settings_that_change_numbers_are_reported():
     from vitviz.core.config import load_params
     from vitviz.report.deviations_section import deviations
     paper = load_params(REPO / "configs" / "paper.yaml")
-    fast = dataclasses.replace(paper, speed=dataclasses.replace(paper.speed, precision="bf16", device_decode=True,
-                                                                num_workers=32, fused_attention=False))
+    fast = paper.model_copy(update={"speed": dataclasses.replace(paper.speed, precision="bf16", device_decode=True,
+                                                                 num_workers=32, fused_attention=False)})
     got = deviations(fast)
     assert len(got) == 2 and "speed.precision = bf16" in got[0] and "speed.device_decode" in got[1]
+
+
+def test_deviations_compare_what_ran(tmp_path):
+    import json
+
+    from conftest import REPO
+    from vitviz.core.config import load_params
+    from vitviz.report.deviations_section import deviations
+    paper = load_params(REPO / "configs" / "paper.yaml")
+    key = paper.optimize_features.models[0]
+    (tmp_path / key).mkdir()
+    ran = {"steps": 50, "augment": {"copies": 8, "jitter": 32}}
+    (tmp_path / key / "settings.json").write_text(json.dumps({"model": key, "settings": ran}))
+    assert deviations(paper) == []
+    got = deviations(paper, tmp_path)
+    assert len(got) == 1 and got[0].startswith("optimize_features.steps = ") and f"50 ({key})" in got[0]

@@ -3,15 +3,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import get_args
 
 from vitviz.core.runner import run
+from vitviz.core.runtime import Precision
 
 log = logging.getLogger("vitviz")
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from vitviz.core.config import load_params
+    from vitviz.core.config import check_models, load_params
+    from vitviz.core.errors import ConfigError
     p = load_params(args.params)
+    errors = check_models(p)
+    if errors:
+        raise ConfigError(errors, args.params)
     log.info("%s is valid: %d model(s): %s", args.params, len(p.models), ", ".join(p.models))
 
 
@@ -19,8 +25,7 @@ def _synth(args: argparse.Namespace) -> None:
     from vitviz.core.atomic import atomic_path
     from vitviz.core.config import load_params
     from vitviz.data.prepare import prepare_dataset
-    cfg = load_params(args.params).prepare_data
-    cfg.source = "synthetic"
+    cfg = load_params(args.params).prepare_data.model_copy(update={"source": "synthetic"})
     with atomic_path(args.out) as tmp:
         prepare_dataset(cfg, tmp)
     log.info("synthetic ImageNet and its index written to %s", args.out)
@@ -51,17 +56,20 @@ def _visualize(args: argparse.Namespace) -> None:
 
     from PIL import Image
 
-    from vitviz.core.config import Params, load_params
+    from vitviz.core.config import OptimizeConfig, load_params
+    from vitviz.core.runtime import Runtime
     from vitviz.visualization.store import image_name
-    from vitviz.visualization.optimize import Target, pick_device, settings_for, visualize
-    params = load_params(args.params) if Path(args.params).exists() else Params()
-    cfg = params.optimize_features
+    from vitviz.visualization.optimize import Target, model_recipe, pick_device, visualize
+    if Path(args.params).exists():
+        params = load_params(args.params)
+        cfg, runtime = params.optimize_features, params.speed
+    else:
+        cfg, runtime = OptimizeConfig(), Runtime()
     device = pick_device(args.device or cfg.device)
-    runtime = params.speed.runtime()
     if args.precision:
         runtime = dataclasses.replace(runtime, precision=args.precision)
     loaded = open_model(args.model, args.data, device, runtime=runtime)
-    settings = settings_for(cfg, loaded.key)
+    settings, _ = model_recipe(cfg, loaded.key)
     for k in ("steps", "lr", "tv_weight"):
         if getattr(args, k) is not None:
             setattr(settings, k, getattr(args, k))
@@ -90,6 +98,18 @@ def _doctor(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _schema(args: argparse.Namespace) -> None:
+    import sys
+    from pathlib import Path
+
+    from vitviz.core.config import schema_text
+    if args.output == "-":
+        sys.stdout.write(schema_text())
+        return
+    Path(args.output).write_text(schema_text())
+    log.info("params JSON Schema written to %s", args.output)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `vitviz` console script."""
     ap = argparse.ArgumentParser(prog="vitviz", description="What do vision transformers learn?")
@@ -115,12 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     z.add_argument("--jitter", type=int)
     z.add_argument("--seed", type=int)
     z.add_argument("--device")
-    z.add_argument("--precision", choices=["fp32", "tf32", "bf16"], help="default: speed.precision of --params")
+    z.add_argument("--precision", choices=get_args(Precision), help="default: speed.precision of --params")
     z.set_defaults(fn=_visualize)
     d = sub.add_parser("doctor", help="check, without downloading, what a configuration needs; print what to do")
     d.add_argument("--config", default="params.yaml")
     d.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the model hub")
     d.set_defaults(fn=_doctor)
+    c = sub.add_parser("schema", help="write the JSON Schema of params.yaml (for editors and CI)")
+    c.add_argument("-o", "--output", default="params.schema.json", help="file to write, or - for stdout")
+    c.set_defaults(fn=_schema)
     args = ap.parse_args(argv)
     run(lambda: args.fn(args))
 

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from vitviz.models.registry import architecture_error
+from vitviz.models.registry import model_error
 from vitviz.core.config import ModelEntry, Params
 from vitviz.data.imagenet import DatasetLayoutError, class_list, find_layout
 
@@ -118,8 +118,7 @@ def _models(params: Params, timeout: float) -> tuple[list[Check], int]:
     out.append(Check("network", "ok" if online else "warn", "model hub reachable" if online else
                      "no model hub: weights must already be cached or given as files (HF_HUB_OFFLINE=1)"))
     for key, e in params.models.items():
-        err = architecture_error(e.lib, e.name, e.tag if e.source in ("timm", "open_clip", "torchvision") else None,
-                                 e.source)
+        err = model_error(e)
         if err:
             out.append(Check(f"model {key}", "missing", err))
             continue

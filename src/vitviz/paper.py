@@ -1,6 +1,8 @@
 """The paper's reference numbers, as recomputed from the authors' result files (method.md sections 3 and 5.4)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # Tables 2 and 3, from experiments/it13/FBAcc.txt on ImageNet train images with boxes: full-image accuracy,
 # and foreground-only / background-only accuracy as a percentage of it. Table 3 (top-1) of the paper prints the
 # CNN rows under the wrong names; these rows are assigned to the right models.
@@ -30,3 +32,23 @@ TABLE1_NOTE = ("Paper: ViT-B/16 (original Google weights, 384 px) on ImageNet va
                "(only the last block mixes CLS with the patches). 'Patch Average/Maximum' apply the head to each "
                "patch token alone (the repo has only one patch's script; the sweep over all patches is inferred). "
                "'Mean of patches' is the head on the mean of the normed patch tokens (it14/Acc.txt).")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The paper's feature-visualisation recipe (the authors' code, method.md section 1)."""
+    steps: int = 400
+    copies: int = 8
+    lr: float = 0.1             # ViT
+    lr_clip: float = 1.0        # CLIP
+    betas: tuple[float, float] = (0.5, 0.99)
+    eps: float = 1e-8
+    tv_weight: float = 0.004    # 0.004 * v: the code's 0.0005 * v times its 1/8 objective scale
+    jitter: int = 32            # pixels, at 224 and 384
+    shift_bound: float = 1.0
+    scale_bound: float = 1.0
+    noise_std: float = 0.5
+    reduce: str = "mean"
+
+
+PAPER_RECIPE = Recipe()

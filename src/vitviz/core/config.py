@@ -1,342 +1,470 @@
 """The typed parameters of every stage, validated from params.yaml before any work starts."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import json
+import types
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import annotated_types
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from vitviz.core.errors import ConfigError
 from vitviz.core.runtime import Runtime
-from vitviz.core.schema import ConfigError, parse_dataclass
-from vitviz.core.schema import rule as opt
+from vitviz.paper import PAPER_RECIPE as PAPER
 
 Library = Literal["timm", "open_clip", "torchvision"]
 Source = Literal["timm", "open_clip", "torchvision", "file", "url", "train"]
+Kind = Literal["ffn", "attn.in", "attn.q", "attn.k", "attn.v"]
+Split = Literal["train", "val"]
 SOURCE_LIBRARY = {"timm": "timm", "open_clip": "open_clip", "torchvision": "torchvision", "train": "timm"}
 
+NonNegative = Annotated[float, Field(ge=0.0)]
+FeatureIndex = Annotated[int, Field(ge=0)]
 
-@dataclass
-class SyntheticConfig:
+
+def _fail(title: str, errors: list[tuple[tuple, str]]) -> None:
+    """Raise every rule violation of a model at once, each at its key path (relative to the model)."""
+    if errors:
+        raise ValidationError.from_exception_data(title, [
+            InitErrorDetails(type=PydanticCustomError("rule", "{msg}", {"msg": msg}), loc=loc, input=None)
+            for loc, msg in errors])
+
+
+class Strict(BaseModel):
+    """A params mapping whose unknown keys are errors."""
+    model_config = ConfigDict(extra="forbid")
+
+
+class SyntheticConfig(Strict):
     """Sizes and evidence knobs of the synthetic ImageNet look-alike."""
-    seed: int = opt(0, min=0)
-    classes: int = opt(10, min=2, max=16, help="number of classes; each has its own shape, texture and scene")
-    train_per_class: int = opt(100, min=1)
-    val_per_class: int = opt(20, min=1)
-    image_size: int = opt(80, min=32, max=1024, help="short side of the written images, in pixels")
-    aspect_jitter: float = opt(0.25, min=0.0, max=1.0, help="max relative change of the long side")
-    object_scale: tuple[float, float] = opt(factory=lambda: (0.45, 0.7))
-    background_agreement: float = opt(0.6, min=0.0, max=1.0,
-                                       help="probability that the scene is the one tied to the class")
-    second_object_prob: float = opt(0.25, min=0.0, max=1.0, help="probability of an object of another class")
-    extra_true_object_prob: float = opt(0.1, min=0.0, max=1.0,
-                                         help="probability of a second object of the true class")
-    train_box_fraction: float = opt(0.6, min=0.0, max=1.0, help="share of train images with a box XML")
-    quirk_fraction: float = opt(0.02, min=0.0, max=1.0,
-                                 help="share of images stored as CMYK, grayscale or PNG-in-.JPEG")
-    jpeg_quality: int = opt(92, min=50, max=100)
+    seed: int = Field(0, ge=0)
+    classes: int = Field(10, ge=2, le=16, description="number of classes; each has its own shape, texture and scene")
+    train_per_class: int = Field(100, ge=1)
+    val_per_class: int = Field(20, ge=1)
+    image_size: int = Field(80, ge=32, le=1024, description="short side of the written images, in pixels")
+    aspect_jitter: float = Field(0.25, ge=0.0, le=1.0, description="max relative change of the long side")
+    object_scale: tuple[Annotated[float, Field(ge=0.1, le=0.95)], Annotated[float, Field(ge=0.1, le=0.95)]] = \
+        Field((0.45, 0.7), description="[lo, hi]: range of the object size relative to the image")
+    background_agreement: float = Field(0.6, ge=0.0, le=1.0,
+                                        description="probability that the scene is the one tied to the class")
+    second_object_prob: float = Field(0.25, ge=0.0, le=1.0, description="probability of an object of another class")
+    extra_true_object_prob: float = Field(0.1, ge=0.0, le=1.0,
+                                          description="probability of a second object of the true class")
+    train_box_fraction: float = Field(0.6, ge=0.0, le=1.0, description="share of train images with a box XML")
+    quirk_fraction: float = Field(0.02, ge=0.0, le=1.0,
+                                  description="share of images stored as CMYK, grayscale or PNG-in-.JPEG")
+    jpeg_quality: int = Field(92, ge=50, le=100)
 
-    def check(self, key: str, errors: list[str]) -> None:
-        s = self.object_scale
-        ok = isinstance(s, tuple) and len(s) == 2 and all(isinstance(v, float) for v in s)
-        if not (ok and 0.1 <= s[0] <= s[1] <= 0.95):
-            errors.append(f"{key}.object_scale: expected [lo, hi] with 0.1 <= lo <= hi <= 0.95, got {s!r}")
+    @model_validator(mode="after")
+    def _scale_ordered(self) -> SyntheticConfig:
+        lo, hi = self.object_scale
+        if lo > hi:
+            _fail("SyntheticConfig", [(("object_scale",), f"expected [lo, hi] with lo <= hi, got {[lo, hi]}")])
+        return self
 
 
-@dataclass
-class PrepareDataConfig:
+class PrepareDataConfig(Strict):
     """Where the dataset comes from: the synthetic generator or a user's ImageNet root."""
     source: Literal["synthetic", "imagenet"] = "synthetic"
-    imagenet_root: str | None = opt(None, help="root of a real ImageNet (Kaggle or class-folder layout)")
-    synthetic: SyntheticConfig = opt(factory=SyntheticConfig)
+    imagenet_root: str | None = Field(None, description="root of a real ImageNet (Kaggle or class-folder layout)")
+    synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
 
-    def check(self, key: str, errors: list[str]) -> None:
+    @model_validator(mode="after")
+    def _root_given(self) -> PrepareDataConfig:
         if self.source == "imagenet" and not self.imagenet_root:
-            errors.append(f"{key}.imagenet_root: missing; required when {key}.source is 'imagenet'")
+            _fail("PrepareDataConfig", [(("imagenet_root",), "missing; required when source is 'imagenet'")])
+        return self
 
 
-@dataclass
-class PreprocessConfig:
+class PreprocessConfig(Strict):
     """Overrides of the model's data config (timm's names); unset keys come from the model."""
-    input_size: int | None = opt(None, min=8, max=2048)
+    input_size: int | None = Field(None, ge=8, le=2048)
     interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None
-    crop_pct: float | None = opt(None, min=0.1, max=1.0)
-    mean: tuple[float, float, float] | None = None
-    std: tuple[float, float, float] | None = None
+    crop_pct: float | None = Field(None, ge=0.1, le=1.0)
+    mean: tuple[float, float, float] | None = Field(None, description="per-channel mean, [r, g, b]")
+    std: tuple[float, float, float] | None = Field(None, description="per-channel std, [r, g, b]")
 
 
-@dataclass
-class TrainConfig:
+class TrainConfig(Strict):
     """Hyperparameters of the demo-model training on the prepared train split."""
-    epochs: int = opt(15, min=1, max=1000)
-    batch_size: int = opt(64, min=1)
-    lr: float = opt(1e-3, min=0.0)
-    weight_decay: float = opt(0.05, min=0.0)
-    warmup_epochs: int = opt(1, min=0)
-    label_smoothing: float = opt(0.1, min=0.0, max=0.9)
-    pad: int = opt(4, min=0, help="random-crop padding, in input pixels")
-    clip_grad: float = opt(1.0, min=0.0, help="max gradient norm; 0 turns clipping off")
-    erase_prob: float = opt(0.0, min=0.0, max=1.0,
-                            help="probability of blacking out a random rectangle (occlusion robustness)")
-    seed: int = opt(0, min=0)
+    epochs: int = Field(15, ge=1, le=1000)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, ge=0.0)
+    weight_decay: float = Field(0.05, ge=0.0)
+    warmup_epochs: int = Field(1, ge=0)
+    label_smoothing: float = Field(0.1, ge=0.0, le=0.9)
+    pad: int = Field(4, ge=0, description="random-crop padding, in input pixels")
+    clip_grad: float = Field(1.0, ge=0.0, description="max gradient norm; 0 turns clipping off")
+    erase_prob: float = Field(0.0, ge=0.0, le=1.0,
+                              description="probability of blacking out a random rectangle (occlusion robustness)")
+    seed: int = Field(0, ge=0)
 
 
-@dataclass
-class ModelEntry:
+class ModelEntry(Strict):
     """One model of the zoo: where its weights come from and how its input is prepared."""
-    source: Source = opt(help="timm, open_clip, torchvision, file, url or train")
-    name: str = opt(help="architecture name in its library")
-    library: Library | None = opt(None, help="for file/url sources: which library builds the architecture")
-    tag: str | None = opt(None, help="pretrained tag (timm tag, open_clip pretrained, torchvision weights)")
-    file: str | None = opt(None, help="local checkpoint file")
+    source: Source = Field(description="timm, open_clip, torchvision, file, url or train")
+    name: str = Field(description="architecture name in its library")
+    library: Library | None = Field(None, description="for file/url sources: which library builds the architecture")
+    tag: str | None = Field(None, description="pretrained tag (timm tag, open_clip pretrained, torchvision weights)")
+    file: str | None = Field(None, description="local checkpoint file")
     url: str | None = None
     sha256: str | None = None
-    convert: Literal["lukemelas_vit"] | None = opt(None, help="converter of a file/url checkpoint into the library's names")
-    kind: Literal["vit", "cnn"] | None = opt(None, help="family for the report; detected when unset")
-    kwargs: dict[str, Any] = opt(factory=dict)
-    preprocess: PreprocessConfig = opt(factory=PreprocessConfig)
-    train: TrainConfig | None = None
+    convert: Literal["lukemelas_vit"] | None = Field(
+        None, description="converter of a file/url checkpoint into the library's names")
+    kind: Literal["vit", "cnn"] | None = Field(None, description="family for the report; detected when unset")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    train: TrainConfig | None = Field(None, validate_default=True,
+                                      description="training recipe; source 'train' only (defaults when unset)")
+
+    @field_validator("train")
+    @classmethod
+    def _train_default(cls, v: TrainConfig | None, info: ValidationInfo) -> TrainConfig | None:
+        return TrainConfig() if v is None and info.data.get("source") == "train" else v
 
     @property
     def lib(self) -> str:
         """The library that builds the architecture."""
         return self.library or SOURCE_LIBRARY.get(self.source, "")
 
-    def check(self, key: str, errors: list[str]) -> None:
+    @model_validator(mode="after")
+    def _source_rules(self) -> ModelEntry:
+        errors = []
         if self.source in ("file", "url") and not self.library:
-            errors.append(f"{key}.library: missing; required for source '{self.source}' "
-                          "(allowed: timm, open_clip, torchvision)")
-        if self.source in ("timm", "open_clip", "torchvision", "train") and self.library \
-                and self.library != SOURCE_LIBRARY.get(self.source):
-            errors.append(f"{key}.library: {self.library!r} contradicts source {self.source!r}; remove it")
+            errors.append((("library",), f"missing; required for source '{self.source}' "
+                                         "(allowed: timm, open_clip, torchvision)"))
+        if self.source in SOURCE_LIBRARY and self.library and self.library != SOURCE_LIBRARY[self.source]:
+            errors.append((("library",), f"{self.library!r} contradicts source {self.source!r}; remove it"))
         if self.source == "file" and not self.file:
-            errors.append(f"{key}.file: missing; required for source 'file'")
+            errors.append((("file",), "missing; required for source 'file'"))
         if self.source == "url" and not self.url:
-            errors.append(f"{key}.url: missing; required for source 'url'")
-        if self.source == "train" and self.train is None:
-            self.train = TrainConfig()
+            errors.append((("url",), "missing; required for source 'url'"))
         if self.source != "train" and self.train is not None:
-            errors.append(f"{key}.train: only allowed with source 'train'")
+            errors.append((("train",), "only allowed with source 'train'"))
         if self.source == "train" and self.preprocess.input_size is None:
-            errors.append(f"{key}.preprocess.input_size: missing; required for source 'train'")
-        if isinstance(self.name, str) and self.lib in SOURCE_LIBRARY.values():
-            from vitviz.models.registry import architecture_error
-            msg = architecture_error(self.lib, self.name, self.tag if self.source != "train" else None,
-                                     self.source)
-            if msg:
-                errors.append(f"{key}.name: {msg}")
+            errors.append((("preprocess", "input_size"), "missing; required for source 'train'"))
+        _fail("ModelEntry", errors)
+        return self
 
 
-@dataclass
-class DownloadConfig:
+class MaterializeConfig(Strict):
     """How each materialised model is evaluated on the prepared data."""
-    eval_split: Literal["train", "val"] = "val"
-    eval_limit: int = opt(0, min=0, help="images to evaluate on; 0 means all")
-    batch_size: int = opt(64, min=1)
-    device: str = opt("auto", help="where the reloaded model is evaluated: auto, cpu or cuda[:i]")
-    connect_timeout: float = opt(3.0, min=0.1, max=60.0, help="seconds to wait for the model hub")
+    eval_split: Split = "val"
+    eval_limit: int = Field(0, ge=0, description="images to evaluate on; 0 means all")
+    batch_size: int = Field(64, ge=1)
+    device: str = Field("auto", description="where the reloaded model is evaluated: auto, cpu or cuda[:i]")
+    connect_timeout: float = Field(3.0, ge=0.1, le=60.0, description="seconds to wait for the model hub")
 
 
-@dataclass
-class ModelOverride:
+class ModelOverride(Strict):
     """Per-model optimisation settings (the paper tunes lr and TV per model)."""
-    lr: float | None = opt(None, min=0.0)
-    tv_weight: float | None = opt(None, min=0.0)
-    jitter: int | None = opt(None, min=0)
-    tv_features: dict[str, float] = opt(factory=dict, help="per-feature TV weight, {'<site>:<feature>': weight}")
-    features: dict[str, list[int]] = opt(factory=dict, help="this model's {site: [features]} for rule explicit")
+    lr: float | None = Field(None, ge=0.0)
+    tv_weight: float | None = Field(None, ge=0.0)
+    jitter: int | None = Field(None, ge=0)
+    tv_features: dict[str, NonNegative] = Field(
+        default_factory=dict, description="per-feature TV weight, {'<site>:<feature>': weight}")
+    features: dict[str, list[FeatureIndex]] = Field(
+        default_factory=dict, description="this model's {site: [features]} for rule explicit")
 
 
-@dataclass
-class SelectConfig:
+class SelectConfig(Strict):
     """Which (site, feature) targets to visualise."""
-    rule: Literal["top_mean", "random", "explicit"] = opt(
-        "top_mean", help="top_mean: highest mean activation over a split; random: seeded; explicit: listed")
-    per_layer: int = opt(2, min=1, help="features per (layer, kind) for top_mean and random")
-    kinds: list[Literal["ffn", "attn.in", "attn.q", "attn.k", "attn.v"]] = opt(factory=lambda: ["ffn"])
-    layers: list[int] | None = opt(None, help="layers to use; null means every layer")
-    attn_layers: list[int] | None = opt(None, help="layers for the attention kinds; null means `layers`")
-    explicit: dict[str, list[int]] = opt(factory=dict, help="{site name: [features]} for rule explicit")
-    split: Literal["train", "val"] = "val"
-    limit: int = opt(100, min=1, help="images used to rank features for top_mean")
-    seed: int = opt(0, min=0)
+    rule: Literal["top_mean", "random", "explicit"] = Field(
+        "top_mean", description="top_mean: highest mean activation over a split; random: seeded; explicit: listed")
+    per_layer: int = Field(2, ge=1, description="features per (layer, kind) for top_mean and random")
+    kinds: list[Kind] = Field(default_factory=lambda: ["ffn"])
+    layers: list[int] | None = Field(None, description="layers to use; null means every layer")
+    attn_layers: list[int] | None = Field(None, description="layers for the attention kinds; null means `layers`")
+    explicit: dict[str, list[FeatureIndex]] = Field(
+        default_factory=dict, description="{site name: [features]} for rule explicit")
+    split: Split = "val"
+    limit: int = Field(100, ge=1, description="images used to rank features for top_mean")
+    seed: int = Field(0, ge=0)
 
 
-@dataclass
-class OptimizeConfig:
+class OptimizeConfig(Strict):
     """Activation maximisation (paper section 3; defaults are the authors' code, method.md section 1)."""
-    models: list[str] = opt(factory=list, help="model keys to visualise (transformers only)")
-    steps: int = opt(400, min=1)
-    copies: int = opt(8, min=1, help="augmented copies per feature in each step")
-    lr: float = opt(0.1, min=0.0)
-    betas: tuple[float, float] = opt(factory=lambda: (0.5, 0.99))
-    eps: float = opt(1e-8, min=0.0)
-    tv_weight: float = opt(0.004, min=0.0, help="0.004 * v; the code's 0.0005 * v times its 1/8 objective quirk")
-    jitter: int = opt(32, min=0, help="circular shift bound in pixels (32 at 224 and 384 in the paper)")
-    shift_bound: float = opt(1.0, min=0.0)
-    scale_bound: float = opt(1.0, min=0.0)
-    noise_std: float = opt(0.5, min=0.0)
-    reduce: Literal["mean", "sum"] = "mean"
-    batch_features: int = opt(16, min=1, help="features optimised together in one batch")
-    seed: int = opt(0, min=0)
-    device: str = opt("auto", help="auto, cpu or cuda[:i]")
-    per_model: dict[str, ModelOverride] = opt(factory=dict)
-    select: SelectConfig = opt(factory=SelectConfig)
+    models: list[str] = Field(default_factory=list, description="model keys to visualise (transformers only)")
+    steps: int = Field(PAPER.steps, ge=1)
+    copies: int = Field(PAPER.copies, ge=1, description="augmented copies per feature in each step")
+    lr: float = Field(PAPER.lr, ge=0.0)
+    betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = \
+        Field(PAPER.betas, description="Adam's (beta1, beta2)")
+    eps: float = Field(PAPER.eps, ge=0.0)
+    tv_weight: float = Field(PAPER.tv_weight, ge=0.0,
+                             description="0.004 * v; the code's 0.0005 * v times its 1/8 objective quirk")
+    jitter: int = Field(PAPER.jitter, ge=0,
+                        description="circular shift bound in pixels (32 at 224 and 384 in the paper)")
+    shift_bound: float = Field(PAPER.shift_bound, ge=0.0)
+    scale_bound: float = Field(PAPER.scale_bound, ge=0.0)
+    noise_std: float = Field(PAPER.noise_std, ge=0.0)
+    reduce: Literal["mean", "sum"] = PAPER.reduce
+    batch_features: int = Field(16, ge=1, description="features optimised together in one batch")
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", description="auto, cpu or cuda[:i]")
+    per_model: dict[str, ModelOverride] = Field(default_factory=dict)
+    select: SelectConfig = Field(default_factory=SelectConfig)
 
 
-@dataclass
-class ConceptConfig:
+class ConceptConfig(Strict):
     """CLIP concept labels for open_clip models (our extension)."""
     enabled: bool = True
-    vocabulary: str = opt("default", help="'default' (ImageNet names + shipped common words) or a text file")
+    vocabulary: str = Field("default", description="'default' (ImageNet names + shipped common words) or a text file")
     template: str = "a photo of {}."
-    top: int = opt(3, min=1, max=20)
+    top: int = Field(3, ge=1, le=20)
 
 
-@dataclass
-class MineConfig:
+class MineConfig(Strict):
     """Exemplar mining (paper section 3 and 4; method.md section 2)."""
-    models: list[str] = opt(factory=list, help="model keys to mine (transformers only)")
-    split: Literal["train", "val"] = "val"
-    limit: int = opt(0, min=0, help="images of the split to stream; 0 means all")
-    k: int = opt(5, min=1, help="exemplars kept per feature (the paper: 1, and 20 for Fig. 2 and 11)")
-    stat: Literal["mean", "max"] = opt("mean", help="per-image statistic over patch tokens")
-    kinds: list[Literal["ffn", "attn.in", "attn.q", "attn.k", "attn.v"]] = opt(factory=lambda: ["ffn"])
-    maps_top: int = opt(1, min=0, help="exemplars per feature whose activation maps are stored")
-    locality_fraction: float = opt(0.1, min=0.01, max=1.0, help="top share of patches for the locality number")
-    batch_size: int = opt(64, min=1)
-    device: str = opt("auto", help="auto, cpu or cuda[:i]")
-    concepts: ConceptConfig = opt(factory=ConceptConfig)
+    models: list[str] = Field(default_factory=list, description="model keys to mine (transformers only)")
+    split: Split = "val"
+    limit: int = Field(0, ge=0, description="images of the split to stream; 0 means all")
+    k: int = Field(5, ge=1, description="exemplars kept per feature (the paper: 1, and 20 for Fig. 2 and 11)")
+    stat: Literal["mean", "max"] = Field("mean", description="per-image statistic over patch tokens")
+    kinds: list[Kind] = Field(default_factory=lambda: ["ffn"])
+    maps_top: int = Field(1, ge=0, description="exemplars per feature whose activation maps are stored")
+    locality_fraction: float = Field(0.1, ge=0.01, le=1.0, description="top share of patches for the locality number")
+    batch_size: int = Field(64, ge=1)
+    device: str = Field("auto", description="auto, cpu or cuda[:i]")
+    concepts: ConceptConfig = Field(default_factory=ConceptConfig)
 
-    def check(self, key: str, errors: list[str]) -> None:
-        if isinstance(self.maps_top, int) and isinstance(self.k, int) and self.maps_top > self.k:
-            errors.append(f"{key}.maps_top: {self.maps_top} is more than k ({self.k}); allowed: 0..k")
+    @model_validator(mode="after")
+    def _maps_within_k(self) -> MineConfig:
+        if self.maps_top > self.k:
+            _fail("MineConfig", [(("maps_top",), f"{self.maps_top} is more than k ({self.k}); allowed: 0..k")])
+        return self
 
 
-@dataclass
-class MaskEvalConfig:
+class MaskEvalConfig(Strict):
     """Foreground/background masking (paper section 5; method.md section 5)."""
-    models: list[str] = opt(factory=list)
-    split: Literal["train", "val"] = opt("val", help="train as in the paper, or val")
-    fill: Literal["black", "mean"] = opt("black", help="black as in the paper, or the model's mean pixel")
-    limit: int = opt(0, min=0, help="images of the split to use; 0 means all")
-    batch_size: int = opt(32, min=1)
+    models: list[str] = Field(default_factory=list)
+    split: Split = Field("val", description="train as in the paper, or val")
+    fill: Literal["black", "mean"] = Field("black", description="black as in the paper, or the model's mean pixel")
+    limit: int = Field(0, ge=0, description="images of the split to use; 0 means all")
+    batch_size: int = Field(32, ge=1)
     device: str = "auto"
-    example: int = opt(0, min=0, help="which image with a box the example figure (Fig. 9b) shows")
+    example: int = Field(0, ge=0, description="which image with a box the example figure (Fig. 9b) shows")
 
 
-@dataclass
-class LowpassEvalConfig:
+class LowpassEvalConfig(Strict):
     """Low-pass filtering (paper Fig. 16; our documented filter, method.md section 6)."""
-    models: list[str] = opt(factory=list)
-    split: Literal["train", "val"] = "val"
+    models: list[str] = Field(default_factory=list)
+    split: Split = "val"
     filter: Literal["ideal", "gaussian"] = "ideal"
-    cutoffs: list[float] = opt(factory=lambda: [1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05],
-                               help="fractions of Nyquist")
-    limit: int = opt(0, min=0)
-    batch_size: int = opt(64, min=1)
+    cutoffs: list[Annotated[float, Field(gt=0.0)]] = Field(
+        default_factory=lambda: [1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05], min_length=1,
+        description="fractions of Nyquist")
+    limit: int = Field(0, ge=0)
+    batch_size: int = Field(64, ge=1)
     device: str = "auto"
 
-    def check(self, key: str, errors: list[str]) -> None:
-        bad = [c for c in self.cutoffs or [] if not isinstance(c, float) or c <= 0]
-        if bad or not self.cutoffs:
-            errors.append(f"{key}.cutoffs: expected a non-empty list of positive fractions of Nyquist, got {self.cutoffs}")
 
-
-@dataclass
-class AppendixFConfig:
+class AppendixFConfig(Strict):
     """The spatial-information experiment of Appendix F (our reconstruction, method.md section 4)."""
     enabled: bool = True
-    threshold: float = opt(0.5, help="a patch is active where the raw activation exceeds this (0.5 in the paper)")
-    fractions: list[float] = opt(factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
-    repeats: int = opt(3, min=1, help="random draws of the blacked-out patches per fraction")
-    exemplars: int = opt(1, min=1, help="top exemplars per visualised feature")
-    seed: int = opt(0, min=0)
+    threshold: float = Field(0.5, description="a patch is active where the raw activation exceeds this (0.5 in the paper)")
+    fractions: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    repeats: int = Field(3, ge=1, description="random draws of the blacked-out patches per fraction")
+    exemplars: int = Field(1, ge=1, description="top exemplars per visualised feature")
+    seed: int = Field(0, ge=0)
 
 
-@dataclass
-class TokenMixingConfig:
+class TokenMixingConfig(Strict):
     """Token-mixing probes (paper section 4, Table 1, Fig. 7) and Appendix F."""
-    models: list[str] = opt(factory=list, help="models with a CLS token; others are reported as not applicable")
-    split: Literal["train", "val"] = "val"
-    limit: int = opt(0, min=0)
-    layers: list[int] = opt(factory=lambda: [0, 1, 2, 3, 4, 5, 6], help="isolating-CLS sweep over L")
-    batch_size: int = opt(64, min=1)
+    models: list[str] = Field(default_factory=list,
+                              description="models with a CLS token; others are reported as not applicable")
+    split: Split = "val"
+    limit: int = Field(0, ge=0)
+    layers: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6], description="isolating-CLS sweep over L")
+    batch_size: int = Field(64, ge=1)
     device: str = "auto"
-    appendix_f: AppendixFConfig = opt(factory=AppendixFConfig)
+    appendix_f: AppendixFConfig = Field(default_factory=AppendixFConfig)
 
 
-@dataclass
-class ReportConfig:
+class ReportConfig(Strict):
     """What the generated report shows."""
     title: str = "vitviz: what do vision transformers learn?"
-    samples_per_class: int = opt(2, min=1, max=10)
-    exemplar_features: int = opt(4, min=0, help="visualised features shown beside their top-k exemplars")
+    samples_per_class: int = Field(2, ge=1, le=10)
+    exemplar_features: int = Field(4, ge=0, description="visualised features shown beside their top-k exemplars")
 
 
-@dataclass
-class SpeedConfig:
-    """Fast paths of every dataset pass and of feature optimisation; each one can be switched off."""
-    precision: Literal["fp32", "tf32", "bf16"] = opt(
-        "fp32", help="fp32 exact; tf32 matmuls on a GPU; bf16 autocast (within the README's tolerance)")
-    fused_attention: bool = opt(True, help="timm attention through F.scaled_dot_product_attention")
-    channels_last: bool = opt(True, help="CNN weights and inputs in NHWC")
-    num_workers: int = opt(0, min=0, max=64, help="DataLoader worker processes per process (rank)")
-    pin_memory: bool = opt(True, help="page-locked batches, copied to a GPU without blocking")
-    device_decode: bool = opt(False, help="decode JPEGs on the model's device (nvJPEG on a GPU)")
-
-    def runtime(self) -> Runtime:
-        """The library's runtime for these settings."""
-        return Runtime(self.precision, self.fused_attention, self.channels_last, self.num_workers,
-                       self.pin_memory, self.device_decode)
+MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing")
 
 
-@dataclass
-class Params:
+class Params(Strict):
     """All parameters of the pipeline, one section per stage."""
-    launcher: str = opt("python", help="how dataset-pass stages start: python, or torchrun --nproc_per_node=N")
-    prepare_data: PrepareDataConfig = opt(factory=PrepareDataConfig)
-    models: dict[str, ModelEntry] = opt(factory=dict)
-    download_models: DownloadConfig = opt(factory=DownloadConfig)
-    optimize_features: OptimizeConfig = opt(factory=OptimizeConfig)
-    mine_exemplars: MineConfig = opt(factory=MineConfig)
-    mask_eval: MaskEvalConfig = opt(factory=MaskEvalConfig)
-    lowpass_eval: LowpassEvalConfig = opt(factory=LowpassEvalConfig)
-    token_mixing: TokenMixingConfig = opt(factory=TokenMixingConfig)
-    report: ReportConfig = opt(factory=ReportConfig)
-    speed: SpeedConfig = opt(factory=SpeedConfig)
+    launcher: str = Field("python", description="how dataset-pass stages start: python, or torchrun --nproc_per_node=N")
+    prepare_data: PrepareDataConfig = Field(default_factory=PrepareDataConfig)
+    models: dict[str, ModelEntry] = Field(default_factory=dict, description="the model zoo, by model key")
+    download_models: MaterializeConfig = Field(default_factory=MaterializeConfig)
+    optimize_features: OptimizeConfig = Field(default_factory=OptimizeConfig)
+    mine_exemplars: MineConfig = Field(default_factory=MineConfig)
+    mask_eval: MaskEvalConfig = Field(default_factory=MaskEvalConfig)
+    lowpass_eval: LowpassEvalConfig = Field(default_factory=LowpassEvalConfig)
+    token_mixing: TokenMixingConfig = Field(default_factory=TokenMixingConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    speed: Runtime = Field(default_factory=Runtime, description="fast paths of every dataset pass and of feature "
+                                                                "optimisation; each one can be switched off")
 
-    def check(self, key: str, errors: list[str]) -> None:
-        for name in self.models or {}:
+    @model_validator(mode="after")
+    def _cross_section(self) -> Params:
+        errors: list[tuple[tuple, str]] = []
+        for name in self.models:
             if not name.replace("_", "").replace("-", "").isalnum():
-                errors.append(f"models.{name}: a model key may hold only letters, digits, '_' and '-'")
+                errors.append((("models", name), "a model key may hold only letters, digits, '_' and '-'"))
         if not self.models:
-            errors.append("models: at least one model is needed")
-        keys = ", ".join(self.models or {})
-        for section in ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing"):
-            for i, k in enumerate(getattr(self, section).models or []):
-                if k not in (self.models or {}):
-                    errors.append(f"{section}.models[{i}]: {k!r} is not a model key; have: {keys}")
-        opt = self.optimize_features
-        tm = self.token_mixing
+            errors.append((("models",), "at least one model is needed"))
+        keys = ", ".join(self.models)
+        for section in MODEL_SECTIONS:
+            for i, k in enumerate(getattr(self, section).models):
+                if k not in self.models:
+                    errors.append(((section, "models", i), f"{k!r} is not a model key; have: {keys}"))
+        opt, tm = self.optimize_features, self.token_mixing
         if tm.appendix_f.enabled:
-            for i, k in enumerate(tm.models or []):
-                if k not in (opt.models or []) or k not in (self.mine_exemplars.models or []):
-                    errors.append(f"token_mixing.models[{i}]: Appendix F of {k!r} needs its visualised features "
-                                  "and exemplars; add it to optimize_features.models and mine_exemplars.models, "
-                                  "or set token_mixing.appendix_f.enabled: false")
-        for k in opt.per_model or {}:
-            if k not in (self.models or {}):
-                errors.append(f"optimize_features.per_model.{k}: not a model key; have: {keys}")
+            for i, k in enumerate(tm.models):
+                if k not in opt.models or k not in self.mine_exemplars.models:
+                    errors.append((("token_mixing", "models", i),
+                                   f"Appendix F of {k!r} needs its visualised features and exemplars; add it to "
+                                   "optimize_features.models and mine_exemplars.models, or set "
+                                   "token_mixing.appendix_f.enabled: false"))
+        for k in opt.per_model:
+            if k not in self.models:
+                errors.append((("optimize_features", "per_model", k), f"not a model key; have: {keys}"))
+        _fail("Params", errors)
+        return self
+
+
+# ---- pydantic errors as one line per key path ----
+
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_EXPECTED = {"int_type": int, "int_parsing": int, "int_from_float": int, "float_type": float,
+             "float_parsing": float, "bool_type": bool, "bool_parsing": bool, "string_type": str}
+_MAPPING = {"dict_type", "model_type", "model_attributes_type", "dataclass_type", "dataclass_args_type"}
+_UNKNOWN = {"extra_forbidden", "unexpected_keyword_argument"}
+_BOUNDS = {"ge": annotated_types.Ge, "gt": annotated_types.Gt, "le": annotated_types.Le, "lt": annotated_types.Lt}
+
+
+def _fields(tp: Any) -> dict[str, Any] | None:
+    fields = getattr(tp, "__pydantic_fields__", None)
+    return fields if isinstance(tp, type) and isinstance(fields, dict) else None
+
+
+def _unwrap(tp: Any, meta: list) -> Any:
+    """`tp` without Optional and Annotated; Annotated constraints are appended to `meta`."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            args = typing.get_args(tp)
+            for m in args[1:]:
+                meta.extend(getattr(m, "metadata", [m]))
+            tp = args[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _node(loc: tuple) -> tuple[Any, list]:
+    """The declared type at `loc` under Params and its constraints; (None, []) where the path leaves the schema."""
+    tp, meta = Params, []
+    for part in loc:
+        meta = []
+        tp = _unwrap(tp, meta)
+        fields, origin = _fields(tp), typing.get_origin(tp)
+        if fields is not None:
+            if part not in fields:
+                return None, []
+            meta = list(fields[part].metadata)
+            tp = fields[part].annotation
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        elif origin is list:
+            tp = typing.get_args(tp)[0]
+        elif origin is tuple and isinstance(part, int) and part < len(typing.get_args(tp)):
+            tp = typing.get_args(tp)[part]
+        else:
+            return None, []
+    return _unwrap(tp, meta), meta
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _range(meta: list, ctx: dict) -> str:
+    b = {name: getattr(m, name) for m in meta for name, cls in _BOUNDS.items() if isinstance(m, cls)} or ctx
+    lo = f"[{b['ge']}" if "ge" in b else (f"({b['gt']}" if "gt" in b else "(-inf")
+    hi = f"{b['le']}]" if "le" in b else (f"{b['lt']})" if "lt" in b else "inf)")
+    return f"{lo}, {hi}"
+
+
+def _tuple_words(tp: Any) -> str:
+    args = typing.get_args(tp)
+    nouns = {int: "integers", float: "numbers", str: "strings"}
+    return f"a list of {len(args)} {nouns.get(_unwrap(args[0], []), 'values') if args else 'values'}"
+
+
+def _line(err: dict) -> tuple[str, str]:
+    """(key path, message) of one pydantic error."""
+    loc, kind, value, ctx = tuple(err["loc"]), err["type"], err.get("input"), err.get("ctx") or {}
+    if kind in ("missing", "too_short", "too_long") and loc:
+        parent = loc[:-1] if kind == "missing" and isinstance(loc[-1], int) else loc
+        tp, _ = _node(parent)
+        if typing.get_origin(tp) is tuple:
+            return _path(parent), f"expected {_tuple_words(tp)}, got {value!r}"
+    if kind == "missing":
+        fields = _fields(_node(loc[:-1])[0]) or {}
+        about = getattr(fields.get(loc[-1]), "description", None) if loc else None
+        return _path(loc), "missing; required" + (f" ({about})" if about else "")
+    if kind in _UNKNOWN:
+        allowed = list(_fields(_node(loc[:-1])[0]) or {})
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return _path(loc), f"unknown key{hint}; allowed: {', '.join(allowed)}"
+    if kind == "literal_error":
+        tp, _ = _node(loc)
+        allowed = typing.get_args(tp) if typing.get_origin(tp) is Literal else (ctx.get("expected", ""),)
+        return _path(loc), f"{value!r} is not allowed; allowed: {', '.join(map(str, allowed))}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return _path(loc), f"{value!r} is out of range; allowed: {_range(_node(loc)[1], ctx)}"
+    if kind == "too_short":
+        return _path(loc), f"expected at least {ctx.get('min_length')} item(s), got {value!r}"
+    if kind in _EXPECTED:
+        return _path(loc), f"expected {_TYPE_WORDS[_EXPECTED[kind]]}, got {value!r}"
+    if kind in _MAPPING:
+        return _path(loc), f"expected a mapping, got {value!r}"
+    if kind in ("list_type", "tuple_type"):
+        return _path(loc), f"expected a list, got {value!r}"
+    return _path(loc), err["msg"]
+
+
+def error_lines(exc: ValidationError) -> list[str]:
+    """One readable line per bad key path of a params ValidationError, in input order."""
+    lines = {}
+    for err in exc.errors(include_url=False):
+        path, msg = _line(err)
+        lines.setdefault(f"{path}: {msg}", None)
+    return list(lines)
 
 
 def parse_params(data: Any, source: str = "params") -> Params:
     """Validate a params mapping; raise ConfigError listing every bad key."""
-    errors: list[str] = []
-    params = parse_dataclass(Params, data, "", errors)
-    if errors:
-        raise ConfigError(errors, source)
-    return params
+    try:
+        # Strict, through JSON: no silent coercion ("3" to 3, 1 to true), and YAML lists still make tuples.
+        return Params.model_validate_json(json.dumps({} if data is None else data, default=str), strict=True)
+    except ValidationError as exc:
+        raise ConfigError(error_lines(exc), source) from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -349,3 +477,15 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML: {exc}"], str(path))
     return parse_params(data, str(path))
+
+
+def check_models(params: Params, keys: list[str] | None = None) -> list[str]:
+    """One line per model (of `keys`, default all) whose name or tag its library does not know; imports them."""
+    from vitviz.models.registry import model_error
+    return [f"models.{key}.name: {msg}" for key, e in params.models.items()
+            if (keys is None or key in keys) and (msg := model_error(e))]
+
+
+def schema_text() -> str:
+    """The JSON Schema of params.yaml, as written to params.schema.json."""
+    return json.dumps(Params.model_json_schema(), indent=2) + "\n"

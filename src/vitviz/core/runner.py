@@ -10,7 +10,7 @@ from typing import Callable
 
 from vitviz.core.run_facts import write_run_facts
 from vitviz.data.imagenet import DatasetLayoutError, ImageDecodeError
-from vitviz.core.schema import ConfigError
+from vitviz.core.errors import ConfigError
 from vitviz.models.sites import SiteError
 from vitviz.models.fetch import ModelSourceError
 
@@ -41,7 +41,7 @@ def model_stage(description: str, out_default: str, section: str):
     params = load_params(args.params)
     cfg = getattr(params, section)
     device = local_device(cfg.device)
-    loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed.runtime())
+    loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed)
     return args, cfg, device, loaded, read_index(f"{args.data}/dataset")
 
 

@@ -5,17 +5,19 @@ decoding change numbers within the tolerances of the README (section "Speed"), h
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from typing import Literal
 
 import torch
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
 from torch import nn
 
-PRECISIONS = ("fp32", "tf32", "bf16")
+Precision = Literal["fp32", "tf32", "bf16"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Runtime:
-    """The fast paths of one process.
+    """The fast paths of one process; also the `speed` section of params.yaml.
 
     precision: fp32 (fp32 everywhere, cuDNN convolutions included, which PyTorch would otherwise run in TF32),
         tf32 (TensorFloat-32 matmuls and convolutions on a GPU; fp32 on a CPU) or
@@ -29,16 +31,13 @@ class Runtime:
     device_decode: JPEG bytes travel to the model's device and are decoded there (nvJPEG on a GPU) and
         cropped there by timm's own transform; other formats and CMYK JPEGs are decoded by PIL as usual.
     """
-    precision: str = "fp32"
-    fused_attention: bool = True
-    channels_last: bool = True
-    num_workers: int = 0
-    pin_memory: bool = True
-    device_decode: bool = False
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision {self.precision!r}: allowed {', '.join(PRECISIONS)}")
+    precision: Precision = Field(
+        "fp32", description="fp32 exact; tf32 matmuls on a GPU; bf16 autocast (within the README's tolerance)")
+    fused_attention: bool = Field(True, description="timm attention through F.scaled_dot_product_attention")
+    channels_last: bool = Field(True, description="CNN weights and inputs in NHWC")
+    num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes per process (rank)")
+    pin_memory: bool = Field(True, description="page-locked batches, copied to a GPU without blocking")
+    device_decode: bool = Field(False, description="decode JPEGs on the model's device (nvJPEG on a GPU)")
 
     def autocast(self, device: str | torch.device) -> contextlib.AbstractContextManager:
         """bf16 autocast on `device` when precision is bf16; otherwise a context that does nothing."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from vitviz.core.atomic import atomic_path
-from vitviz.core.config import DownloadConfig, ModelEntry
+from vitviz.core.config import MaterializeConfig, ModelEntry
 from vitviz.core.distributed import local_device
 from vitviz.evaluation.accuracy import evaluate
 from vitviz.data.imagenet import DatasetIndex
@@ -23,7 +23,7 @@ HISTORY_FILE = "train_history.csv"
 
 
 def materialize(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str | Path,
-                cfg: DownloadConfig, runtime: Runtime | None = None) -> dict:
+                cfg: MaterializeConfig, runtime: Runtime | None = None) -> dict:
     """Fetch or train `entry`, save it, reload it offline, evaluate it (on cfg.device); return its metrics."""
     history = None
     if entry.source == "train":

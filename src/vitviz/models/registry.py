@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import difflib
 import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vitviz.core.config import ModelEntry
 
 
 @functools.lru_cache(maxsize=None)
@@ -48,3 +52,10 @@ def architecture_error(library: str, name: str, tag: str | None, source: str) ->
         if tags and tag not in tags:
             return f"unknown pretrained tag {tag!r} for {library} {base!r}; allowed: {', '.join(tags)}"
     return None
+
+
+def model_error(entry: ModelEntry) -> str | None:
+    """`architecture_error` of a params model entry; None for a library this project does not build with."""
+    if entry.lib not in ("timm", "open_clip", "torchvision"):
+        return None
+    return architecture_error(entry.lib, entry.name, entry.tag if entry.source != "train" else None, entry.source)

@@ -30,7 +30,7 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
         metrics: dict = {}
         sections = [
             provenance_section(params, params_file),
-            deviations_section(params),
+            deviations_section(params, data_dir / "features"),
             dataset_section(index, data_dir / "dataset", params, tmp, metrics),
             models_section(params, data_dir / "models", tmp, metrics),
             features_section(params, data_dir / "features", tmp, metrics),

@@ -1,9 +1,14 @@
 """Report section listing where the active configuration departs from the paper, and the method choices."""
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import pandas as pd
 
 from vitviz.core.config import Params
+from vitviz.paper import PAPER_RECIPE
 from vitviz.report.document import Bullets, Para, Section, Table
 
 PAPER_MODELS = {("timm", "vit_base_patch16_384"), ("timm", "vit_base_patch32_384"), ("timm", "vit_large_patch16_384"),
@@ -36,8 +41,22 @@ DECISIONS = [
 ]
 
 
-def deviations(params: Params) -> list[str]:
-    """Where the active configuration differs from the paper's setup."""
+def _recipes_run(params: Params, features_dir: Path | None) -> dict[str, dict]:
+    """Per visualised model, the recipe its features were made with (settings.json), else the one params gives."""
+    from vitviz.visualization.optimize import model_recipe
+    from vitviz.visualization.store import SETTINGS
+    out = {}
+    for key in params.optimize_features.models:
+        path = features_dir / key / SETTINGS if features_dir is not None else None
+        if path is not None and path.exists():
+            out[key] = json.loads(path.read_text())["settings"]
+        else:
+            out[key] = dataclasses.asdict(model_recipe(params.optimize_features, key)[0])
+    return out
+
+
+def deviations(params: Params, features_dir: Path | None = None) -> list[str]:
+    """Where the active configuration (and the features in `features_dir`, when given) differs from the paper."""
     out = []
     if params.prepare_data.source == "synthetic":
         out.append("Dataset: the embedded synthetic ImageNet look-alike, not ImageNet; numbers are not comparable "
@@ -46,9 +65,15 @@ def deviations(params: Params) -> list[str]:
     if others:
         out.append(f"Models not in the paper: {', '.join(others)}.")
     o = params.optimize_features
-    for name, paper in (("steps", 400), ("copies", 8), ("jitter", 32)):
-        if o.models and getattr(o, name) != paper:
-            out.append(f"optimize_features.{name} = {getattr(o, name)} (the paper: {paper}).")
+    recipes = _recipes_run(params, features_dir)
+    for name, get in (("steps", lambda s: s["steps"]), ("copies", lambda s: s["augment"]["copies"]),
+                      ("jitter", lambda s: s["augment"]["jitter"])):
+        paper = getattr(PAPER_RECIPE, name)
+        ran = {key: get(s) for key, s in recipes.items()}
+        if any(v != paper for v in ran.values()):
+            values = sorted(set(ran.values()))
+            shown = str(values[0]) if len(values) == 1 else ", ".join(f"{v} ({k})" for k, v in ran.items())
+            out.append(f"optimize_features.{name} = {shown} (the paper: {paper}).")
     if o.models and o.select.rule != "explicit":
         out.append(f"Visualised features chosen by rule '{o.select.rule}'; the paper's figures use hand-picked "
                    "features (configs/paper.yaml lists them).")
@@ -73,9 +98,9 @@ def deviations(params: Params) -> list[str]:
     return out
 
 
-def deviations_section(params: Params) -> Section:
+def deviations_section(params: Params, features_dir: Path | None = None) -> Section:
     """The deviations of this configuration, and the method decisions in force."""
-    devs = deviations(params)
+    devs = deviations(params, features_dir)
     blocks = [Para("This configuration departs from the paper in:"), Bullets(devs)] if devs else \
         [Para("This configuration follows the paper's setup.")]
     blocks.append(Table(pd.DataFrame(DECISIONS, columns=["topic", "what this project does", "source"]),

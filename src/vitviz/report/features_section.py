@@ -6,13 +6,15 @@ from pathlib import Path
 import pandas as pd
 
 from vitviz.core.config import Params
+from vitviz.paper import PAPER_RECIPE as R
 from vitviz.visualization.store import read_features
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
 
-PAPER = {"steps": 400, "copies": 8, "lr": "0.1 (ViT), 1.0 (CLIP)", "tv_weight": "0.004 (x v per model)",
-         "jitter": "32 px", "noise_std": 0.5, "shift_bound": 1.0, "scale_bound": 1.0, "betas": "(0.5, 0.99)",
-         "reduce": "mean over patch tokens"}
+PAPER = {"steps": R.steps, "copies": R.copies, "lr": f"{R.lr} (ViT), {R.lr_clip} (CLIP)",
+         "tv_weight": f"{R.tv_weight} (x v per model)", "jitter": f"{R.jitter} px", "noise_std": R.noise_std,
+         "shift_bound": R.shift_bound, "scale_bound": R.scale_bound, "betas": str(R.betas),
+         "reduce": f"{R.reduce} over patch tokens"}
 KIND_LABEL = {"ffn": "FFN", "attn.in": "attn input", "attn.q": "queries", "attn.k": "keys", "attn.v": "values"}
 
 
@@ -41,8 +43,8 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
                 "shift_bound": s["augment"]["shift_bound"], "scale_bound": s["augment"]["scale_bound"],
                 "betas": str(tuple(s["betas"])), "reduce": f"{s['reduce']} over patch tokens"}
         recipe = pd.DataFrame([{"setting": k, "ours": ours[k], "paper (authors' code)": v,
-                                "same": "yes" if str(ours[k]) == str(v) or (k == "tv_weight" and ours[k] == 0.004)
-                                or (k == "lr" and ours[k] == 0.1) else "no"} for k, v in PAPER.items()])
+                                "same": "yes" if str(ours[k]) == str(v) or (k == "tv_weight" and ours[k] == R.tv_weight)
+                                or (k == "lr" and ours[k] == R.lr) else "no"} for k, v in PAPER.items()])
         blocks.append(Para(f"**{key}**: {len(df)} features, selected by rule `{meta['selection']['rule']}` "
                            f"(split {meta['selection']['split']})."))
         blocks.append(Table(recipe.astype(str), f"{key}: the recipe used, beside the paper's."))

@@ -9,15 +9,17 @@ from dataclasses import dataclass
 
 import torch
 
+from vitviz.paper import PAPER_RECIPE
+
 
 @dataclass
 class AugmentConfig:
     """Knobs of the augmentation; the defaults are the authors' (method.md, decisions table)."""
-    copies: int = 8
-    shift_bound: float = 1.0      # ColorShift shift m ~ U(-b, b)
-    scale_bound: float = 1.0      # ColorShift scale s = exp(U(-b, b))
-    noise_std: float = 0.5        # noise std at the first step; falls linearly to 0 at the last
-    jitter: int = 32              # circular shift of up to +-jitter pixels, one shift for all copies
+    copies: int = PAPER_RECIPE.copies
+    shift_bound: float = PAPER_RECIPE.shift_bound    # ColorShift shift m ~ U(-b, b)
+    scale_bound: float = PAPER_RECIPE.scale_bound    # ColorShift scale s = exp(U(-b, b))
+    noise_std: float = PAPER_RECIPE.noise_std        # noise std at the first step; falls linearly to 0 at the last
+    jitter: int = PAPER_RECIPE.jitter                # circular shift of up to +-jitter pixels, one for all copies
 
 
 def color_shift_params(gen: torch.Generator, copies: int, shift_bound: float, scale_bound: float

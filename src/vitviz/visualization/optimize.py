@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,6 +22,10 @@ from vitviz.models.hooks import Recorder, image_forward
 from vitviz.visualization.objectives import group_targets, objectives, total_variation
 from vitviz.models.sites import Site, list_sites, resolve
 from vitviz.models.store import LoadedModel, normalize
+from vitviz.paper import PAPER_RECIPE
+
+if TYPE_CHECKING:
+    from vitviz.core.config import OptimizeConfig
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +40,12 @@ class Target:
 @dataclass
 class VisSettings:
     """The optimisation recipe for one model (the authors' defaults)."""
-    steps: int = 400
-    lr: float = 0.1
-    betas: tuple[float, float] = (0.5, 0.99)
-    eps: float = 1e-8
-    tv_weight: float = 0.004
-    reduce: str = "mean"
+    steps: int = PAPER_RECIPE.steps
+    lr: float = PAPER_RECIPE.lr
+    betas: tuple[float, float] = PAPER_RECIPE.betas
+    eps: float = PAPER_RECIPE.eps
+    tv_weight: float = PAPER_RECIPE.tv_weight
+    reduce: str = PAPER_RECIPE.reduce
     batch_features: int = 16
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     tv_features: dict[str, float] = field(default_factory=dict)   # '<site>:<feature>' -> TV weight
@@ -125,15 +130,17 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
              "tv_final": float(tv_final[i]), "image": imgs[i], "losses": hist[i]} for i in range(len(sites))]
 
 
-def settings_for(cfg, key: str) -> VisSettings:
-    """The recipe for model `key` from an OptimizeConfig, per-model overrides applied."""
-    o = (cfg.per_model or {}).get(key)
+def model_recipe(cfg: OptimizeConfig, key: str) -> tuple[VisSettings, dict[str, list[int]]]:
+    """The recipe and the explicit {site: [features]} for model `key`, its per_model overrides applied."""
+    o = cfg.per_model.get(key)
     pick = lambda name: getattr(o, name) if o is not None and getattr(o, name) is not None else getattr(cfg, name)  # noqa: E731
     aug = AugmentConfig(copies=cfg.copies, shift_bound=cfg.shift_bound, scale_bound=cfg.scale_bound,
                         noise_std=cfg.noise_std, jitter=pick("jitter"))
-    return VisSettings(steps=cfg.steps, lr=pick("lr"), betas=tuple(cfg.betas), eps=cfg.eps,
-                       tv_weight=pick("tv_weight"), reduce=cfg.reduce, batch_features=cfg.batch_features, augment=aug,
-                       tv_features=dict(o.tv_features) if o is not None else {})
+    settings = VisSettings(steps=cfg.steps, lr=pick("lr"), betas=tuple(cfg.betas), eps=cfg.eps,
+                           tv_weight=pick("tv_weight"), reduce=cfg.reduce, batch_features=cfg.batch_features,
+                           augment=aug, tv_features=dict(o.tv_features) if o is not None else {})
+    explicit = o.features if o is not None and o.features else cfg.select.explicit
+    return settings, {site: list(f) for site, f in explicit.items()}
 
 
 def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed: int = 0,
