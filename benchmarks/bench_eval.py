@@ -15,7 +15,7 @@ from vitviz.data.loader import batches
 from vitviz.evaluation.accuracy import evaluate
 from vitviz.data.imagenet import read_index
 from vitviz.core.runner import setup_logging
-from vitviz.visualization.optimize import pick_device
+from vitviz.core.distributed import local_device
 from vitviz.models.store import load_model
 
 log = logging.getLogger("vitviz.bench_eval")
@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     setup_logging()
-    device = pick_device(args.device)
+    device = local_device(args.device)
     with tempfile.TemporaryDirectory() as t:
         ds, md = Path("data/dataset"), Path(f"data/models/{args.key}")
         if (ds / "meta.json").exists() and (md / "spec.json").exists():
@@ -37,7 +37,7 @@ def main() -> None:
         else:
             idx = synthetic_index(Path(t))
             lm = random_loaded("vit_tiny_patch16_224", 64, idx.wnids, num_classes=len(idx.wnids), **DEMO_VIT)
-            lm.to(device)
+            lm.prepare(device)
         rows = range(len(idx.split("val")))
         xs = torch.cat([b.x for b in batches(lm, idx, "val", rows, args.batch_size, device)])
 

@@ -16,7 +16,7 @@ from common import random_loaded, seconds, synthetic_index
 from vitviz.evaluation.accuracy import evaluate
 from vitviz.core.runner import setup_logging
 from vitviz.core.runtime import Runtime
-from vitviz.visualization.optimize import pick_device
+from vitviz.core.distributed import local_device
 
 log = logging.getLogger("vitviz.bench_fastpaths")
 
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     setup_logging()
-    device = pick_device(args.device)
+    device = local_device(args.device)
     cuda = device.type == "cuda"
     with tempfile.TemporaryDirectory() as tmp:
         index = synthetic_index(Path(tmp), args.image_size, max(1, args.images // 10))

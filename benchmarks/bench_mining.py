@@ -19,7 +19,7 @@ from vitviz.exemplars.mining import merge_topk, site_statistic
 from vitviz.core.runner import setup_logging
 from vitviz.core.runtime import Runtime
 from vitviz.visualization.selection import candidate_sites
-from vitviz.visualization.optimize import pick_device
+from vitviz.core.distributed import local_device
 from vitviz.models.store import load_model
 
 log = logging.getLogger("vitviz.bench_mining")
@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--precisions", default=None, help="comma-separated (default: fp32 on a CPU, fp32,bf16 on a GPU)")
     args = ap.parse_args()
     setup_logging()
-    device = pick_device(args.device)
+    device = local_device(args.device)
     precisions = (args.precisions or ("fp32,bf16" if device.type == "cuda" else "fp32")).split(",")
     path = Path("data/models") / args.model
     for precision in precisions:
@@ -83,7 +83,7 @@ def main() -> None:
         else:
             lm = random_loaded("vit_tiny_patch16_224", 64, runtime=rt, **DEMO_VIT) if args.model == "vit_demo" \
                 else random_loaded(args.model, 224, runtime=rt)
-            lm.to(device)
+            lm.prepare(device)
         size = lm.spec.input_size[1]
         x = torch.rand(args.images, 3, size, size, device=device)
         if device.type == "cuda":

@@ -18,7 +18,8 @@ from common import DEMO_VIT, random_loaded, seconds
 from vitviz.visualization.augment import AugmentConfig
 from vitviz.core.runner import setup_logging
 from vitviz.core.runtime import Runtime
-from vitviz.visualization.optimize import Target, VisSettings, pick_device, visualize
+from vitviz.visualization.optimize import Target, VisSettings, visualize
+from vitviz.core.distributed import local_device
 from vitviz.models.store import load_model
 
 log = logging.getLogger("vitviz.bench_visualize")
@@ -54,7 +55,7 @@ def main() -> None:
                     help="comma-separated precisions for ViT-B/16 (default: fp32 on a CPU, fp32,bf16 on a GPU)")
     args = ap.parse_args()
     setup_logging()
-    device = pick_device(args.device)
+    device = local_device(args.device)
     demo = Path("data/models/vit_demo")
     loaded = load_model(demo, device) if (demo / "spec.json").exists() else random_loaded(
         "vit_tiny_patch16_224", 64, **DEMO_VIT)
@@ -73,7 +74,7 @@ def main() -> None:
     precisions = (args.precisions or ("fp32,bf16" if device.type == "cuda" else "fp32")).split(",")
     for precision in precisions:
         b16 = random_loaded("vit_base_patch16_224", 224, runtime=Runtime(precision=precision))
-        b16.to(device)
+        b16.prepare(device)
         cfg = VisSettings(steps=args.b16_steps, batch_features=args.b16_features, augment=AugmentConfig(copies=8))
         tgt = [Target("blocks.11.ffn", i) for i in range(args.b16_features)]
         timed(b16, tgt[:1], VisSettings(steps=1, batch_features=1, augment=AugmentConfig(copies=8)), device)

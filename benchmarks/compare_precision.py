@@ -13,7 +13,8 @@ from vitviz.exemplars.mining import mine
 from vitviz.core.runner import setup_logging
 from vitviz.core.runtime import Runtime
 from vitviz.visualization.selection import candidate_sites
-from vitviz.visualization.optimize import Target, VisSettings, pick_device, visualize
+from vitviz.visualization.optimize import Target, VisSettings, visualize
+from vitviz.core.distributed import local_device
 from vitviz.models.store import load_model
 
 log = logging.getLogger("vitviz.compare_precision")
@@ -28,7 +29,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     setup_logging()
-    device = pick_device(args.device)
+    device = local_device(args.device)
     index = read_index(f"{args.data}/dataset")
     load = lambda key, p: load_model(f"{args.data}/models/{key}", device, Runtime(precision=p))  # noqa: E731
     for key in (args.vit, args.cnn):

@@ -1,7 +1,7 @@
 """Stage download_models@<key>: fetch or train one model into data/models/<key> and evaluate it."""
 from vitviz.core.config import check_models, load_params
 from vitviz.data.imagenet import read_index
-from vitviz.models.materialize import materialize
+from vitviz.models.obtain import obtain_model
 from vitviz.core.runner import model_stage_args, run
 from vitviz.core.errors import ConfigError
 
@@ -14,7 +14,7 @@ def main() -> None:
     errors = check_models(params, [args.key])
     if errors:
         raise ConfigError(errors, args.params)
-    metrics = materialize(params.models[args.key], args.key, read_index(f"{args.data}/dataset"), args.out,
+    metrics = obtain_model(params.models[args.key], args.key, read_index(f"{args.data}/dataset"), args.out,
                           params.download_models, params.speed)
     return {"key": args.key, "images_evaluated": metrics.get("images")}
 

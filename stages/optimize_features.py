@@ -5,7 +5,8 @@ from vitviz.visualization.store import write_features
 from vitviz.data.imagenet import read_index
 from vitviz.core.runner import main_process, model_stage_args, run
 from vitviz.visualization.selection import select_targets
-from vitviz.visualization.optimize import model_recipe, pick_device, visualize
+from vitviz.visualization.optimize import model_recipe, visualize
+from vitviz.core.distributed import local_device
 from vitviz.models.store import load_model
 
 
@@ -13,7 +14,7 @@ def main() -> None:
     args = model_stage_args(__doc__, "{data}/features/{key}")
     params = load_params(args.params)
     cfg = params.optimize_features
-    device = pick_device(cfg.device)
+    device = local_device(cfg.device)
     loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed)
     sel = cfg.select
     index = read_index(f"{args.data}/dataset") if sel.rule == "top_mean" else None

@@ -158,11 +158,11 @@ def test_cross_field_rules():
     d = base()
     d["optimize_features"]["models"] = ["vit_demo", "nope"]
     d["optimize_features"]["per_model"] = {"other": {}}
-    d["token_mixing"]["models"] = ["resnet_demo"]
+    d["appendix_f"]["models"] = ["resnet_demo"]
     errs = errors_of(d)
     assert any(e.startswith("optimize_features.models[1]: 'nope' is not a model key") for e in errs), errs
     assert any(e.startswith("optimize_features.per_model.other: not a model key") for e in errs), errs
-    assert any(e.startswith("token_mixing.models[0]: Appendix F of 'resnet_demo'") for e in errs), errs
+    assert any(e.startswith("appendix_f.models[0]: Appendix F of 'resnet_demo'") for e in errs), errs
     d = base()
     d["prepare_data"]["synthetic"]["object_scale"] = [0.7, 0.45]
     assert errors_of(d) == ["prepare_data.synthetic.object_scale: expected [lo, hi] with lo <= hi, got [0.7, 0.45]"]
@@ -171,11 +171,11 @@ def test_cross_field_rules():
 def test_no_silent_coercion():
     d = base()
     d["optimize_features"]["steps"] = "100"
-    d["token_mixing"]["appendix_f"]["enabled"] = 1
+    d["mask_eval"]["example"] = True
     d["mine_exemplars"]["k"] = 2.0
-    assert sorted(errors_of(d)) == ["mine_exemplars.k: expected an integer, got 2.0",
-                                    "optimize_features.steps: expected an integer, got '100'",
-                                    "token_mixing.appendix_f.enabled: expected true or false, got 1"]
+    assert sorted(errors_of(d)) == ["mask_eval.example: expected an integer, got True",
+                                    "mine_exemplars.k: expected an integer, got 2.0",
+                                    "optimize_features.steps: expected an integer, got '100'"]
 
 
 def test_validators_fill_defaults_without_touching_input():

@@ -9,7 +9,7 @@ from PIL import Image
 from torch import nn
 
 from vitviz.data.imagenet import load_rgb
-from vitviz.evaluation.accuracy import in_topk, topk_hits
+from vitviz.evaluation.loop import in_topk, topk_hits
 from vitviz.evaluation.lowpass import lowpass, lowpass_eval
 from vitviz.evaluation.masking import mask_eval
 from vitviz.models.spec import ModelSpec

@@ -79,9 +79,9 @@ def test_bf16_feature_visualisation_reaches_the_fp32_objective(make_loaded):
 
 def test_tf32_sets_the_backend_flags_and_fp32_clears_them(make_loaded):
     lm = make_loaded()
-    with_runtime(lm, precision="tf32").to("cpu")
+    with_runtime(lm, precision="tf32").prepare("cpu")
     assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
-    with_runtime(lm, precision="fp32").to("cpu")
+    with_runtime(lm, precision="fp32").prepare("cpu")
     assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
     with pytest.raises(ValueError, match="precision"):
         Runtime(precision="fp16")
@@ -91,15 +91,15 @@ def test_fused_attention_switch_changes_the_kernel_not_the_result(tiny_index, ma
     lm = make_loaded()
     x = next(iter(batches(lm, tiny_index, "val", range(6), 6, "cpu"))).x
     fused = with_runtime(lm, fused_attention=True)
-    fused.to("cpu")
+    fused.prepare("cpu")
     attn = [m for m in lm.model.modules() if hasattr(m, "fused_attn")]
     assert attn and all(m.fused_attn for m in attn)
     a = fused.classify(x)
     plain = with_runtime(lm, fused_attention=False)
-    plain.to("cpu")
+    plain.prepare("cpu")
     assert not any(m.fused_attn for m in attn)
     torch.testing.assert_close(plain.classify(x), a, rtol=1e-5, atol=1e-5)
-    fused.to("cpu")
+    fused.prepare("cpu")
     assert all(m.fused_attn for m in attn)     # switched back to timm's own choice
 
 
@@ -112,13 +112,13 @@ def test_channels_last_applies_to_cnns_only_and_keeps_the_result(tiny_index, mak
     x = next(iter(batches(cnn, tiny_index, "val", range(6), 6, "cpu"))).x
     want = cnn.classify(x)
     fast = with_runtime(cnn, channels_last=True)
-    fast.to("cpu")
+    fast.prepare("cpu")
     conv = model.conv1[0].weight
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     torch.testing.assert_close(fast.classify(x), want, rtol=1e-4, atol=1e-4)
     assert evaluate(fast, tiny_index, "val", batch_size=4) == evaluate(cnn, tiny_index, "val", batch_size=4)
     vit = with_runtime(make_loaded(), channels_last=True)
-    vit.to("cpu")
+    vit.prepare("cpu")
     assert vit.model.patch_embed.proj.weight.is_contiguous()
 
 

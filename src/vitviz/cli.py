@@ -46,7 +46,7 @@ def open_model(name: str, data: str = "data", device: str = "cpu", timeout: floa
     base, _, tag = name.partition(".")
     model, spec = fetch(ModelEntry(source="timm", name=base, tag=tag or None), base, timeout=timeout)
     loaded = LoadedModel(model.eval().requires_grad_(False), spec, eval_transform(spec), runtime or Runtime())
-    loaded.to(device)
+    loaded.prepare(device)
     return loaded
 
 
@@ -59,13 +59,14 @@ def _visualize(args: argparse.Namespace) -> None:
     from vitviz.core.config import OptimizeConfig, load_params
     from vitviz.core.runtime import Runtime
     from vitviz.visualization.store import image_name
-    from vitviz.visualization.optimize import Target, model_recipe, pick_device, visualize
+    from vitviz.visualization.optimize import Target, model_recipe, visualize
+    from vitviz.core.distributed import local_device
     if Path(args.params).exists():
         params = load_params(args.params)
         cfg, runtime = params.optimize_features, params.speed
     else:
         cfg, runtime = OptimizeConfig(), Runtime()
-    device = pick_device(args.device or cfg.device)
+    device = local_device(args.device or cfg.device)
     if args.precision:
         runtime = dataclasses.replace(runtime, precision=args.precision)
     loaded = open_model(args.model, args.data, device, runtime=runtime)

@@ -152,7 +152,7 @@ class ModelEntry(Strict):
         return self
 
 
-class MaterializeConfig(Strict):
+class ObtainConfig(Strict):
     """How each materialised model is evaluated on the prepared data."""
     eval_split: Split = "val"
     eval_limit: int = Field(0, ge=0, description="images to evaluate on; 0 means all")
@@ -266,7 +266,8 @@ class LowpassEvalConfig(Strict):
 
 class AppendixFConfig(Strict):
     """The spatial-information experiment of Appendix F (our reconstruction, method.md section 4)."""
-    enabled: bool = True
+    models: list[str] = Field(default_factory=list, description="timm ViTs with a CLS token, visualised and mined; "
+                              "[] runs none")
     threshold: float = Field(0.5, description="a patch is active where the raw activation exceeds this (0.5 in the paper)")
     fractions: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     repeats: int = Field(3, ge=1, description="random draws of the blacked-out patches per fraction")
@@ -275,7 +276,7 @@ class AppendixFConfig(Strict):
 
 
 class TokenMixingConfig(Strict):
-    """Token-mixing probes (paper section 4, Table 1, Fig. 7) and Appendix F."""
+    """Token-mixing probes (paper section 4, Table 1, Fig. 7)."""
     models: list[str] = Field(default_factory=list,
                               description="models with a CLS token; others are reported as not applicable")
     split: Split = "val"
@@ -283,7 +284,6 @@ class TokenMixingConfig(Strict):
     layers: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6], description="isolating-CLS sweep over L")
     batch_size: int = Field(64, ge=1)
     device: str = "auto"
-    appendix_f: AppendixFConfig = Field(default_factory=AppendixFConfig)
 
 
 class ReportConfig(Strict):
@@ -293,7 +293,7 @@ class ReportConfig(Strict):
     exemplar_features: int = Field(4, ge=0, description="visualised features shown beside their top-k exemplars")
 
 
-MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing")
+MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing", "appendix_f")
 
 
 class Params(Strict):
@@ -301,12 +301,13 @@ class Params(Strict):
     launcher: str = Field("python", description="how dataset-pass stages start: python, or torchrun --nproc_per_node=N")
     prepare_data: PrepareDataConfig = Field(default_factory=PrepareDataConfig)
     models: dict[str, ModelEntry] = Field(default_factory=dict, description="the model zoo, by model key")
-    download_models: MaterializeConfig = Field(default_factory=MaterializeConfig)
+    download_models: ObtainConfig = Field(default_factory=ObtainConfig)
     optimize_features: OptimizeConfig = Field(default_factory=OptimizeConfig)
     mine_exemplars: MineConfig = Field(default_factory=MineConfig)
     mask_eval: MaskEvalConfig = Field(default_factory=MaskEvalConfig)
     lowpass_eval: LowpassEvalConfig = Field(default_factory=LowpassEvalConfig)
     token_mixing: TokenMixingConfig = Field(default_factory=TokenMixingConfig)
+    appendix_f: AppendixFConfig = Field(default_factory=AppendixFConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     speed: Runtime = Field(default_factory=Runtime, description="fast paths of every dataset pass and of feature "
                                                                 "optimisation; each one can be switched off")
@@ -324,14 +325,12 @@ class Params(Strict):
             for i, k in enumerate(getattr(self, section).models):
                 if k not in self.models:
                     errors.append(((section, "models", i), f"{k!r} is not a model key; have: {keys}"))
-        opt, tm = self.optimize_features, self.token_mixing
-        if tm.appendix_f.enabled:
-            for i, k in enumerate(tm.models):
-                if k not in opt.models or k not in self.mine_exemplars.models:
-                    errors.append((("token_mixing", "models", i),
-                                   f"Appendix F of {k!r} needs its visualised features and exemplars; add it to "
-                                   "optimize_features.models and mine_exemplars.models, or set "
-                                   "token_mixing.appendix_f.enabled: false"))
+        opt = self.optimize_features
+        for i, k in enumerate(self.appendix_f.models):
+            if k not in opt.models or k not in self.mine_exemplars.models:
+                errors.append((("appendix_f", "models", i),
+                               f"Appendix F of {k!r} needs its visualised features and exemplars; add it to "
+                               "optimize_features.models and mine_exemplars.models, or remove it here"))
         for k in opt.per_model:
             if k not in self.models:
                 errors.append((("optimize_features", "per_model", k), f"not a model key; have: {keys}"))

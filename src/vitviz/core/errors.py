@@ -1,4 +1,4 @@
-"""The error raised for an invalid parameters file."""
+"""The errors that mean bad input: each carries a message that says what is wrong and what to do."""
 from __future__ import annotations
 
 
@@ -10,3 +10,25 @@ class ConfigError(ValueError):
         self.source = source
         head = f"{source}: {len(errors)} invalid parameter{'s' if len(errors) != 1 else ''}"
         super().__init__(head + "\n" + "\n".join(f"  - {e}" for e in errors))
+
+
+class DatasetLayoutError(FileNotFoundError):
+    """A dataset root or split that is missing or not in a known ImageNet layout."""
+
+
+class ImageDecodeError(OSError):
+    """An image file that cannot be decoded."""
+
+
+class ModelSourceError(RuntimeError):
+    """A model that cannot be fetched, with what to do about it."""
+
+
+class SiteError(KeyError):
+    """A site name or feature index that the model does not have; the message lists the valid ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+USER_ERRORS = (ConfigError, DatasetLayoutError, ImageDecodeError, ModelSourceError, SiteError, FileNotFoundError)

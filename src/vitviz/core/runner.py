@@ -9,14 +9,9 @@ from pathlib import Path
 from typing import Callable
 
 from vitviz.core.run_facts import write_run_facts
-from vitviz.data.imagenet import DatasetLayoutError, ImageDecodeError
-from vitviz.core.errors import ConfigError
-from vitviz.models.sites import SiteError
-from vitviz.models.fetch import ModelSourceError
+from vitviz.core.errors import USER_ERRORS
 
 log = logging.getLogger("vitviz")
-
-USER_ERRORS = (ConfigError, DatasetLayoutError, ImageDecodeError, ModelSourceError, SiteError, FileNotFoundError)
 
 
 def model_stage_args(description: str, out_default: str) -> argparse.Namespace:

@@ -20,20 +20,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from vitviz.data.voc import read_voc_objects, true_class_boxes
+from vitviz.core.errors import DatasetLayoutError, ImageDecodeError  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTS = {".jpeg", ".jpg", ".png", ".bmp", ".webp"}
 EXPECTED = ("expected <root>/[ILSVRC/]Data/CLS-LOC/{train,val} (Kaggle layout) "
             "or <root>/{train,val}/<wnid>/ (class folders)")
-
-
-class DatasetLayoutError(FileNotFoundError):
-    """A dataset root or split that is missing or not in a known ImageNet layout."""
-
-
-class ImageDecodeError(OSError):
-    """An image file that cannot be decoded."""
 
 
 @dataclass

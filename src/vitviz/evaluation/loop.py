@@ -63,7 +63,7 @@ def count_hits(loaded: LoadedModel, index: DatasetIndex, split: str, rows: Seque
     """
     ctx = context()
     device = torch.device(device)
-    loaded.to(device)
+    loaded.prepare(device)
     classes_of = label_map(index.wnids, loaded.spec.class_wnids).to(device)  # dataset label -> model class
     counts = torch.zeros(shape, dtype=torch.long, device=device)
     seen = skipped = 0

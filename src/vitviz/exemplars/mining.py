@@ -76,7 +76,7 @@ def site_outputs(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, sp
                  batch_size: int, device: torch.device, desc: str) -> Iterator[tuple[Batch, dict | None]]:
     """Per batch of the images at `rows`: the batch and the recorded outputs of `sites` (None when every image of
     the batch failed to decode). Each forward stops after the deepest site."""
-    model = loaded.to(device)
+    model = loaded.prepare(device)
     forward = image_forward(model)
     deepest = max(sites, key=lambda s: s.layer).block if sites else None
     with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:

@@ -19,12 +19,9 @@ from torch import nn
 from vitviz.core.config import ModelEntry
 from vitviz.models.spec import ModelSpec
 from vitviz.models.store import detect_kind, sha256_file
+from vitviz.core.errors import ModelSourceError  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
-
-
-class ModelSourceError(RuntimeError):
-    """A model that cannot be fetched, with what to do about it."""
 
 
 def hub_reachable(url: str, timeout: float) -> bool:

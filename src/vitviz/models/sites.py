@@ -17,15 +17,9 @@ from typing import Callable
 
 import torch
 from torch import nn
+from vitviz.core.errors import SiteError  # noqa: F401 (re-exported)
 
 KINDS = ("ffn", "attn.in", "attn.q", "attn.k", "attn.v")
-
-
-class SiteError(KeyError):
-    """A site name or feature index that the model does not have; the message lists the valid ones."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass

@@ -30,8 +30,8 @@ class LoadedModel:
     def key(self) -> str:
         return self.spec.key
 
-    def to(self, device: str | torch.device) -> nn.Module:
-        """The model on `device`, prepared by the runtime (attention kernel, memory layout, matmul precision)."""
+    def prepare(self, device: str | torch.device) -> nn.Module:
+        """The inner module on `device`, prepared by the runtime (attention kernel, memory layout, matmul precision)."""
         return self.runtime.prepare(self.model, device, self.spec.kind)
 
     def autocast(self, device: str | torch.device):
@@ -122,5 +122,5 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu", runtim
     model = build_architecture(spec)
     missing, unexpected = safetensors.torch.load_model(model, str(weights), strict=True)
     loaded = LoadedModel(model.eval().requires_grad_(False), spec, eval_transform(spec), runtime or Runtime())
-    loaded.to(device)
+    loaded.prepare(device)
     return loaded

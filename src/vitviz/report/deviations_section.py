@@ -84,8 +84,8 @@ def deviations(params: Params, features_dir: Path | None = None) -> list[str]:
         out.append(f"mask_eval.split = {params.mask_eval.split} (the paper: ImageNet train images with boxes).")
     if params.mask_eval.models and params.mask_eval.fill != "black":
         out.append(f"mask_eval.fill = {params.mask_eval.fill} (the paper: black).")
-    if params.token_mixing.models and params.token_mixing.appendix_f.threshold != 0.5:
-        out.append(f"Appendix F threshold {params.token_mixing.appendix_f.threshold} (the paper: 0.5).")
+    if params.appendix_f.models and params.appendix_f.threshold != 0.5:
+        out.append(f"Appendix F threshold {params.appendix_f.threshold} (the paper: 0.5).")
     sp = params.speed
     if sp.precision != "fp32":
         what = "bfloat16 autocast of matmuls and convolutions" if sp.precision == "bf16" else \

@@ -82,7 +82,7 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
                batch_size: int = 64, device: str | torch.device = "cpu") -> dict:
     """All probes over a split: natural, isolating CLS per L, patch-head grid, mean-of-patches head."""
     device = torch.device(device)
-    model = loaded.to(device)
+    model = loaded.prepare(device)
     reason = cls_probe_error(model)
     if reason:
         return {"applicable": False, "reason": reason}

@@ -79,12 +79,6 @@ def feature_seed(base: int, model_key: str, site: str, feature: int) -> int:
     return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """'auto' is this process's CUDA device when there is one (LOCAL_RANK under torchrun), else the CPU."""
-    from vitviz.core.distributed import local_device
-    return local_device(name)
-
-
 def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seeds: list[int], cfg: VisSettings,
                device: torch.device, desc: str) -> list[dict]:
     model = loaded.model
@@ -147,7 +141,7 @@ def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed
               device: str | torch.device = "cpu", seeds: list[int] | None = None) -> list[FeatureResult]:
     """Optimise an image for each target, `cfg.batch_features` targets at a time; results in target order."""
     device = torch.device(device)
-    loaded.to(device)
+    loaded.prepare(device)
     all_sites = list_sites(loaded.model)
     for t in targets:
         resolve(loaded.model, t.site, t.feature)

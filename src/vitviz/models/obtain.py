@@ -1,4 +1,5 @@
-"""Materialise one model entry under data/models/<key>/: weights, spec, training history and metrics."""
+"""Obtain one model entry: fetch its weights or train it, save it as a model folder, reload it offline and
+evaluate it (weights, spec, training history and metrics)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from vitviz.core.atomic import atomic_path
-from vitviz.core.config import MaterializeConfig, ModelEntry
+from vitviz.core.config import ObtainConfig, ModelEntry
 from vitviz.core.distributed import local_device
 from vitviz.evaluation.accuracy import evaluate
 from vitviz.data.imagenet import DatasetIndex
@@ -22,8 +23,8 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "train_history.csv"
 
 
-def materialize(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str | Path,
-                cfg: MaterializeConfig, runtime: Runtime | None = None) -> dict:
+def obtain_model(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str | Path,
+                 cfg: ObtainConfig, runtime: Runtime | None = None) -> dict:
     """Fetch or train `entry`, save it, reload it offline, evaluate it (on cfg.device); return its metrics."""
     history = None
     if entry.source == "train":
