@@ -1,6 +1,7 @@
 """Stage appendix_f@<key>: blacking out active patches of the visualised features' exemplars (Appendix F)."""
 from vitviz.core.atomic import atomic_path, write_json
-from vitviz.core.runner import main_process, model_stage, run
+from vitviz.core.model_stage import model_stage
+from vitviz.core.runner import main_process, run
 from vitviz.exemplars.store import read_exemplars
 from vitviz.token_mixing.appendix_f import appendix_f_for_model
 from vitviz.visualization.store import read_features

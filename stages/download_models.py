@@ -1,5 +1,6 @@
 """Stage download_models@<key>: fetch or train one model into data/models/<key> and evaluate it."""
-from vitviz.core.config import check_models, load_params
+from vitviz.core.config import load_params
+from vitviz.models.registry import check_models
 from vitviz.data.imagenet import read_index
 from vitviz.models.obtain import obtain_model
 from vitviz.core.runner import model_stage_args, run

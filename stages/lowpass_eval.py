@@ -1,7 +1,8 @@
 """Stage lowpass_eval@<key>: top-1 against the low-pass cutoff (Fig. 16)."""
 from vitviz.core.atomic import write_json
 from vitviz.evaluation.lowpass import lowpass_eval
-from vitviz.core.runner import main_process, model_stage, run
+from vitviz.core.model_stage import model_stage
+from vitviz.core.runner import main_process, run
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Stage mask_eval@<key>: accuracy on full, foreground-only and background-only images (Tables 2 and 3)."""
 from vitviz.core.atomic import write_json
 from vitviz.evaluation.masking import mask_eval
-from vitviz.core.runner import main_process, model_stage, run
+from vitviz.core.model_stage import model_stage
+from vitviz.core.runner import main_process, run
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ from vitviz.exemplars.concepts import concept_labels, load_vocabulary
 from vitviz.exemplars.store import write_exemplars
 from vitviz.exemplars.locality import locality_table
 from vitviz.exemplars.mining import activation_maps, mine
-from vitviz.core.runner import main_process, model_stage, run
+from vitviz.core.model_stage import model_stage
+from vitviz.core.runner import main_process, run
 from vitviz.visualization.selection import candidate_sites
 
 

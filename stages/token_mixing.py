@@ -1,6 +1,7 @@
 """Stage token_mixing@<key>: Table 1 probes, the isolating-CLS sweep and the per-patch head grid."""
 from vitviz.core.atomic import atomic_path, write_json
-from vitviz.core.runner import main_process, model_stage, run
+from vitviz.core.model_stage import model_stage
+from vitviz.core.runner import main_process, run
 from vitviz.token_mixing.probes import run_probes
 
 

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from vitviz.core.config import ModelEntry, check_models, load_params, parse_params, schema_text
+from vitviz.core.config import ModelEntry, load_params, parse_params, schema_text
+from vitviz.models.registry import check_models
 from vitviz.core.errors import ConfigError
 
 

@@ -33,6 +33,7 @@ def smoke_repo(tmp_path_factory):
         shutil.copy2(REPO / rel, dst / rel)
     shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(dst / "src"),  # the copy's code runs, not the checkout's (editable install)
            "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
     sh(["git", "init", "-q"], dst, env)

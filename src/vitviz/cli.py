@@ -12,7 +12,8 @@ log = logging.getLogger("vitviz")
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from vitviz.core.config import check_models, load_params
+    from vitviz.core.config import load_params
+    from vitviz.models.registry import check_models
     from vitviz.core.errors import ConfigError
     p = load_params(args.params)
     errors = check_models(p)

@@ -478,13 +478,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return parse_params(data, str(path))
 
 
-def check_models(params: Params, keys: list[str] | None = None) -> list[str]:
-    """One line per model (of `keys`, default all) whose name or tag its library does not know; imports them."""
-    from vitviz.models.registry import model_error
-    return [f"models.{key}.name: {msg}" for key, e in params.models.items()
-            if (keys is None or key in keys) and (msg := model_error(e))]
-
-
 def schema_text() -> str:
     """The JSON Schema of params.yaml, as written to params.schema.json."""
     return json.dumps(Params.model_json_schema(), indent=2) + "\n"

@@ -26,20 +26,6 @@ def model_stage_args(description: str, out_default: str) -> argparse.Namespace:
     return args
 
 
-def model_stage(description: str, out_default: str, section: str):
-    """Arguments, the params section, device, model and dataset index of a per-model stage script."""
-    from vitviz.core.config import load_params
-    from vitviz.core.distributed import local_device
-    from vitviz.data.imagenet import read_index
-    from vitviz.models.store import load_model
-    args = model_stage_args(description, out_default)
-    params = load_params(args.params)
-    cfg = getattr(params, section)
-    device = local_device(cfg.device)
-    loaded = load_model(f"{args.data}/models/{args.key}", device, params.speed)
-    return args, cfg, device, loaded, read_index(f"{args.data}/dataset")
-
-
 def main_process() -> bool:
     """True in a single process, and on rank 0 under torchrun: the process that writes the outputs."""
     from vitviz.core.distributed import context
