@@ -273,6 +273,7 @@ class AppendixFConfig(Strict):
     repeats: int = Field(3, ge=1, description="random draws of the blacked-out patches per fraction")
     exemplars: int = Field(1, ge=1, description="top exemplars per visualised feature")
     seed: int = Field(0, ge=0)
+    device: str = Field("auto", description="auto, cpu or cuda[:i]")
 
 
 class TokenMixingConfig(Strict):

@@ -1,0 +1,1 @@
+"""Feature visualization (paper section 3): objectives, augmentations, the optimisation, target selection, storage."""
