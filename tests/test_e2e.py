@@ -90,8 +90,9 @@ def test_a_second_run_gives_byte_identical_outputs(smoke_repo):
     """Run facts (timings, host, versions) live outside the outputs: a forced re-run changes no out hash."""
     dst, env, _ = smoke_repo
     before = _out_hashes(yaml.safe_load((dst / "dvc.lock").read_text()))
-    facts = json.loads((dst / "runs/optimize_features@vit_demo.json").read_text())
-    assert facts["seconds"] > 0 and facts["features"] == 10 and facts["versions"]["torch"]
+    facts = json.loads((dst / "runs/facts/optimize_features@vit_demo.json").read_text())
+    env = json.loads((dst / "runs/env/optimize_features@vit_demo.json").read_text())
+    assert facts["seconds"] > 0 and facts["features"] == 10 and env["versions"]["torch"]
     sh(["dvc", "repro", "-f", "--no-run-cache"], dst, env)
     after = _out_hashes(yaml.safe_load((dst / "dvc.lock").read_text()))
     assert len(before) >= 12

@@ -40,8 +40,10 @@ def git_revision(cwd: str | Path = ".") -> str:
         return "unknown"
 
 
-def write_run_facts(path: str | Path, seconds: float, facts: dict[str, Any] | None = None) -> dict:
-    """Write the facts of a run (its wall time, the environment and `facts`) as JSON at `path`."""
-    data = {"seconds": round(seconds, 3), **(facts or {}), **environment()}
-    write_json(path, json.loads(json.dumps(data, default=str)))
+def write_run_facts(runs_dir: str | Path, name: str, seconds: float, facts: dict[str, Any] | None = None) -> dict:
+    """Write a run's numbers (its wall time and `facts`) to `<runs_dir>/facts/<name>.json` and its environment
+    to `<runs_dir>/env/<name>.json` (so that `dvc metrics show runs/facts` lists numbers, not host names)."""
+    data = json.loads(json.dumps({"seconds": round(seconds, 3), **(facts or {})}, default=str))
+    write_json(Path(runs_dir) / "facts" / f"{name}.json", data)
+    write_json(Path(runs_dir) / "env" / f"{name}.json", environment())
     return data

@@ -42,7 +42,8 @@ def run(main: Callable[[], dict | None], stage: str | None = None, runs_dir: str
     """Call `main`; a user error is logged as one message and exits with status 2.
 
     When `main` returns a dict of run facts (timings; its "key" names the model), they are written with the
-    wall time and the environment to `<runs_dir>/<stage>[@<key>].json`, apart from the stage's outputs.
+    wall time to `<runs_dir>/facts/<stage>[@<key>].json` and the environment to `<runs_dir>/env/`, apart
+    from the stage's outputs.
     """
     setup_logging()
     t0 = time.perf_counter()
@@ -53,4 +54,4 @@ def run(main: Callable[[], dict | None], stage: str | None = None, runs_dir: str
         sys.exit(2)
     if stage and isinstance(facts, dict):
         key = facts.pop("key", None)
-        write_run_facts(Path(runs_dir) / f"{stage}{'@' + key if key else ''}.json", time.perf_counter() - t0, facts)
+        write_run_facts(runs_dir, f"{stage}{'@' + key if key else ''}", time.perf_counter() - t0, facts)
