@@ -1,6 +1,8 @@
 """Per-feature evidence computed from the top-k exemplars: class selectivity and related features."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -32,7 +34,9 @@ def related_features(rows: np.ndarray, top: int = 5) -> tuple[np.ndarray, np.nda
     feat = np.broadcast_to(np.arange(n), rows.shape)[mask]
     a = torch.sparse_coo_tensor(np.stack([feat, inv]), torch.ones(len(feat)), (n, max(len(uniq), 1)),
                                 check_invariants=True).coalesce()
-    inter = (a @ a.t().coalesce()).to_dense()
+    with warnings.catch_warnings():  # torch's sparse-CSR beta notice
+        warnings.simplefilter("ignore", UserWarning)
+        inter = (a @ a.t().coalesce()).to_dense()
     size = inter.diagonal().clone()
     union = size[:, None] + size[None, :] - inter
     jac = torch.where(union > 0, inter / union.clamp_min(1), torch.zeros_like(inter))
