@@ -46,6 +46,15 @@ def wait_page(drv, kind, timeout=20.0):
                          f"{drv.execute_script('return document.body.innerText')[:300]}")
 
 
+def shot(drv, name):
+    """Save a screenshot of the page under $VITVIZ_ATLAS_SCREENSHOTS, when set (the README's pictures)."""
+    import os
+    folder = os.environ.get("VITVIZ_ATLAS_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        drv.save_screenshot(os.path.join(folder, f"{name}.png"))
+
+
 def go(drv, url, kind):
     drv.execute_script("document.body.removeAttribute('data-page'); location.href = arguments[0];", url)
     wait_page(drv, kind)
@@ -66,17 +75,20 @@ def test_atlas_in_headless_chromium(tiny_atlas, tmp_path):  # noqa: F811
         drv.get(base)
         wait_page(drv, "overview")
         assert "feature atlas" in drv.find_element(By.TAG_NAME, "h1").text
+        shot(drv, "overview")
         drv.find_element(By.CSS_SELECTOR, "a[href='#L1/ffn']").click()
         wait_page(drv, "layer")
         cards = drv.find_elements(By.CSS_SELECTOR, ".card")
         assert len(cards) == next(l["channels"] for l in ov["layers"] if l["site"] == "blocks.1.ffn")
         assert len(drv.find_elements(By.CSS_SELECTOR, ".card.vis")) == 2
         assert images_loaded(drv) == len(cards)
+        shot(drv, "layer")
         drv.find_element(By.CSS_SELECTOR, "a.card[href='#L1/ffn/5']").click()
         wait_page(drv, "feature")
         assert images_loaded(drv) == 1 + len(result.top("blocks.1.ffn", 5)[0])   # visualisation + exemplars
         canvas = drv.find_element(By.CSS_SELECTOR, "canvas[data-j='0']")
         assert canvas.is_displayed()
+        shot(drv, "feature")
         drv.find_element(By.CSS_SELECTOR, "input.maptoggle[data-j='0']").click()
         assert not canvas.is_displayed()
         drv.find_element(By.ID, "allmaps").click()
@@ -100,6 +112,7 @@ def test_atlas_in_headless_chromium(tiny_atlas, tmp_path):  # noqa: F811
                 top = max(range(len(counts)), key=lambda c: (counts[c], -c))
                 want += int(ov["classes"][top].lower().find(name.lower()) >= 0 and counts[top] / len(rows) >= 0.5)
         assert len(hits) == want > 0
+        shot(drv, "search")
         # a deep link opened fresh
         drv.get(base + "#L1/ffn/0")
         wait_page(drv, "feature")

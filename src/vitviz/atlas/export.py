@@ -94,7 +94,7 @@ def write_atlas_data(out_dir: str | Path, model_key: str, ex: Exemplars, feature
         for r in features.itertuples():
             name = Path(r.image).name
             shutil.copyfile(features_dir / r.image, out / "vis" / name)
-            vis[(r.site, int(r.feature))] = {"img": f"vis/{name}", "seed": int(r.seed), "steps": int(r.steps),
+            vis[(r.site, int(r.feature))] = {"img": f"vis/{name}", "seed": str(r.seed), "steps": int(r.steps),
                                              "obj": _r(r.objective_final), "obj0": _r(r.objective_start)}
     loc = {r.site: _r(r.top_share) for r in ex.locality.itertuples()}
     layers, search = [], []
