@@ -1,11 +1,15 @@
 """Stage optimize_features@<key>: activation maximisation of the selected features of one model."""
+import os
+from pathlib import Path
+
 from vitviz.core.atomic import atomic_path
 from vitviz.core.config import load_params
 from vitviz.visualization.store import write_features
 from vitviz.data.imagenet import read_index
 from vitviz.core.runner import main_process, model_stage_args, run
 from vitviz.visualization.selection import select_targets
-from vitviz.visualization.optimize import model_recipe, visualize
+from vitviz.visualization.optimize import model_recipe
+from vitviz.visualization.checkpoint import file_digest, recipe_hash, visualize_resumable
 from vitviz.core.distributed import local_device
 from vitviz.models.store import load_model
 
@@ -21,7 +25,12 @@ def main() -> None:
     settings, explicit = model_recipe(cfg, args.key)
     targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, explicit, index,
                              sel.split, sel.limit, sel.seed, sel.attn_layers)
-    results = visualize(loaded, targets, settings, seed=cfg.seed, device=device)
+    # finished features are kept per recipe (outside data/, a cache: never an output), so a killed run resumes
+    key = recipe_hash(settings, cfg.seed, args.key, file_digest(f"{args.data}/models/{args.key}/weights.safetensors"),
+                      {"precision": params.speed.precision, "fused_attention": params.speed.fused_attention,
+                       "device": device.type})
+    folder = Path(os.environ.get("VITVIZ_CACHE", ".cache/vitviz")) / "features" / args.key / key
+    results = visualize_resumable(loaded, targets, settings, folder, seed=cfg.seed, device=device)
     if not main_process():  # under torchrun, rank 0 writes
         return
     with atomic_path(args.out) as tmp:

@@ -11,7 +11,8 @@ import yaml
 from import_graph import REPO, transitive_modules
 
 # Data files that a module reads at run time: a stage that imports the module depends on the data too.
-DATA_OF = {"src/vitviz/exemplars/vocab": "src/vitviz/exemplars/concepts.py"}
+DATA_OF = {"src/vitviz/exemplars/vocab": "src/vitviz/exemplars/concepts.py",
+           "src/vitviz/atlas/static": "src/vitviz/atlas/page.py"}
 # Knobs that change where or how fast a stage runs, never what it writes (beyond float rounding, which the
 # tests hold equal): they must not be stage params, so that changing one re-runs nothing.
 RUNTIME_KNOBS = re.compile(r"(^|\.)(batch_size|batch_features|device|connect_timeout|num_workers|pin_memory)$")

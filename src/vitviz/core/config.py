@@ -174,8 +174,9 @@ class ModelOverride(Strict):
 
 class SelectConfig(Strict):
     """Which (site, feature) targets to visualise."""
-    rule: Literal["top_mean", "random", "explicit"] = Field(
-        "top_mean", description="top_mean: highest mean activation over a split; random: seeded; explicit: listed")
+    rule: Literal["top_mean", "random", "explicit", "all"] = Field(
+        "top_mean", description="top_mean: highest mean activation over a split; random: seeded; explicit: listed; "
+                                "all: every channel of the sites (resumable: finished features are kept)")
     per_layer: int = Field(2, ge=1, description="features per (layer, kind) for top_mean and random")
     kinds: list[Kind] = Field(default_factory=lambda: ["ffn"])
     layers: list[int] | None = Field(None, description="layers to use; null means every layer")
@@ -287,6 +288,18 @@ class TokenMixingConfig(Strict):
     device: str = "auto"
 
 
+class AtlasConfig(Strict):
+    """The static feature atlas of each model (our extension): every mined feature with its evidence."""
+    models: list[str] = Field(default_factory=list, description="models with mined exemplars and visualised features")
+    thumb_size: int = Field(64, ge=16, le=256, description="exemplar thumbnail side in pixels (each stored once)")
+    thumb_quality: int = Field(85, ge=30, le=95, description="JPEG quality of the thumbnails")
+    related: int = Field(5, ge=0, le=50, description="related features listed per feature (Jaccard of exemplar sets)")
+    shard_features: int = Field(256, ge=16, description="features per lazily loaded data shard")
+    bins: int = Field(24, ge=4, le=200, description="histogram bins of each feature's statistic over the split")
+    batch_size: int = Field(64, ge=1)
+    device: str = Field("auto", description="auto, cpu or cuda[:i]")
+
+
 class ReportConfig(Strict):
     """What the generated report shows."""
     title: str = "vitviz: what do vision transformers learn?"
@@ -294,7 +307,8 @@ class ReportConfig(Strict):
     exemplar_features: int = Field(4, ge=0, description="visualised features shown beside their top-k exemplars")
 
 
-MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing", "appendix_f")
+MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing", "appendix_f",
+                  "atlas")
 
 
 class Params(Strict):
@@ -309,6 +323,7 @@ class Params(Strict):
     lowpass_eval: LowpassEvalConfig = Field(default_factory=LowpassEvalConfig)
     token_mixing: TokenMixingConfig = Field(default_factory=TokenMixingConfig)
     appendix_f: AppendixFConfig = Field(default_factory=AppendixFConfig)
+    atlas: AtlasConfig = Field(default_factory=AtlasConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     speed: Runtime = Field(default_factory=Runtime, description="fast paths of every dataset pass and of feature "
                                                                 "optimisation; each one can be switched off")
@@ -331,6 +346,11 @@ class Params(Strict):
             if k not in opt.models or k not in self.mine_exemplars.models:
                 errors.append((("appendix_f", "models", i),
                                f"Appendix F of {k!r} needs its visualised features and exemplars; add it to "
+                               "optimize_features.models and mine_exemplars.models, or remove it here"))
+        for i, k in enumerate(self.atlas.models):
+            if k not in opt.models or k not in self.mine_exemplars.models:
+                errors.append((("atlas", "models", i),
+                               f"the atlas of {k!r} needs its exemplars and visualised features; add it to "
                                "optimize_features.models and mine_exemplars.models, or remove it here"))
         for k in opt.per_model:
             if k not in self.models:

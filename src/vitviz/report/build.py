@@ -9,7 +9,7 @@ from pathlib import Path
 from vitviz.core.atomic import atomic_path
 from vitviz.core.config import Params
 from vitviz.data.imagenet import read_index
-from vitviz.report.document import render_html, render_markdown
+from vitviz.report.document import Para, Section, render_html, render_markdown
 from vitviz.report.deviations_section import deviations_section
 from vitviz.report.exemplars_section import exemplars_section
 from vitviz.report.features_section import features_section
@@ -19,6 +19,17 @@ from vitviz.report.token_mixing_section import token_mixing_section
 from vitviz.report.sections import dataset_section, models_section, provenance_section
 
 log = logging.getLogger(__name__)
+
+
+def atlas_section(params: Params) -> Section | None:
+    """A link to each model's feature atlas (stage atlas@<key>, written beside reports/ in atlas/<key>)."""
+    if not params.atlas.models:
+        return None
+    links = ", ".join(f"[{k}](../atlas/{k}/index.html)" for k in params.atlas.models)
+    return Section("Feature atlas", [Para(
+        "Every mined feature of a model with its evidence (top exemplars with toggleable patch maps, the "
+        "histogram of its statistic over the split, class selectivity, related features, the visualisation and "
+        f"its recipe), browsable offline (our extension): {links}.")])
 
 
 def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, params_file: str = "params.yaml") -> dict:
@@ -37,6 +48,7 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
             exemplars_section(params, index, data_dir, tmp, metrics),
             token_mixing_section(params, data_dir, tmp, metrics),
             robustness_section(params, index, data_dir, tmp, metrics),
+            atlas_section(params),
         ]
         sections = [s for s in sections if s is not None]
         title = params.report.title

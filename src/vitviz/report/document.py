@@ -57,6 +57,7 @@ def _fmt(v, floatfmt: str) -> str:
 def _inline_html(text: str) -> str:
     t = html.escape(text)
     t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+    t = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r"<a href='\2'>\1</a>", t)  # [text](relative link)
     return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
 
 

@@ -53,7 +53,7 @@ def select_targets(loaded: LoadedModel, rule: str, kinds: list[str], layers: lis
                    explicit: dict[str, list[int]] | None = None, index: DatasetIndex | None = None,
                    split: str = "val", limit: int = 100, seed: int = 0,
                    attn_layers: list[int] | None = None) -> list[Target]:
-    """The targets chosen by `rule` ('explicit', 'top_mean' or 'random')."""
+    """The targets chosen by `rule` ('explicit', 'top_mean', 'random' or 'all')."""
     if rule == "explicit":
         targets = [Target(site, int(f)) for site, feats in (explicit or {}).items() for f in feats]
         for t in targets:
@@ -62,6 +62,8 @@ def select_targets(loaded: LoadedModel, rule: str, kinds: list[str], layers: lis
     sites = candidate_sites(loaded, kinds, layers, attn_layers)
     if not sites:
         raise ValueError(f"no site of kinds {kinds} at layers {layers} in {loaded.key!r}")
+    if rule == "all":
+        return [Target(s.name, f) for s in sites for f in range(s.channels)]
     if rule == "random":
         out = []
         for s in sites:
