@@ -20,7 +20,7 @@ def main() -> None:
     index = read_index(f"{args.data}/dataset") if sel.rule == "top_mean" else None
     settings, explicit = model_recipe(cfg, args.key)
     targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, explicit, index,
-                             sel.split, sel.limit, sel.seed, sel.attn_layers)
+                             sel.split, sel.limit, sel.seed, sel.attn_layers, device=device)
     results = visualize(loaded, targets, settings, seed=cfg.seed, device=device)
     if not main_process():  # under torchrun, rank 0 writes
         return

@@ -32,11 +32,12 @@ DECISIONS = [
     ("patch head", "the head on each normed patch token; Patch Average/Maximum over the grid",
      "inferred: the repo has one patch's script only"),
     ("masking", "true-class boxes filled at original resolution before resize and crop", "the code"),
-    ("masking set", "images with no box of their class are excluded (and counted)",
-     "the code keeps annotated images without a true-class box, with an all-black foreground"),
-    ("low-pass", "ideal circular FFT low-pass on the [0, 1] crop before normalisation; the cutoff is relative to "
-                 "each model's input resolution (384 px ViTs keep more cycles per image than 224 px CNNs)",
-     "ours: no code exists"),
+    ("masking set", "annotated images without a box of their class are kept (foreground all black, background "
+                    "the full image); mask_eval.without_true_box: exclude drops them; both counts are printed",
+     "the code"),
+    ("low-pass", "ideal circular FFT low-pass on the [0, 1] crop before normalisation; the cutoff in cycles per "
+                 "image of the crop (lowpass_eval.unit), the same content for every model whatever its input size",
+     "ours: no code exists; method.md's fraction of Nyquist is an option (it favours 384 px ViTs over 224 px CNNs)"),
     ("Appendix F", "threshold on raw activations; inactive patches blacked out first", "ours: no code exists"),
 ]
 

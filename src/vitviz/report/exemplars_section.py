@@ -66,7 +66,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                     continue
                 crop = _crop(index, split, top[0], transform)
                 name = str(index.split(split)["wnid"].iloc[top[0]])
-                cls = index.names[int(index.split(split)["label"].iloc[top[0]])].split(",")[-1].strip()
+                cls = index.names[int(index.split(split)["label"].iloc[top[0]])].split(",")[0].strip()
                 words = ex.labels(r.site, r.feature)
                 label = f"L{r.layer} F{r.feature}" + (f"\n{', '.join(words[:2])}" if words else "")
                 rows.append((label, [
