@@ -17,15 +17,20 @@ from vitviz.evaluation.loop import classified_rows, count_hits, label_map, topk_
 from vitviz.models.store import LoadedModel, normalize
 
 log = logging.getLogger(__name__)
+CORNER = math.sqrt(2.0)  # the corner of the spectrum, as a fraction of Nyquist
 UNITS = ("cycles_per_image", "fraction_of_nyquist")
 UNIT_LABELS = {"cycles_per_image": "cutoff (cycles per image of the crop)",
                "fraction_of_nyquist": "cutoff (fraction of the crop's Nyquist frequency)"}
 
 
-def radial_frequency(h: int, w: int, device=None, unit: str = "cycles_per_image") -> torch.Tensor:
-    """(H, W) distance of each FFT bin from zero frequency, in cycles per image or as a fraction of Nyquist."""
+def _check_unit(unit: str) -> None:
     if unit not in UNITS:
         raise ValueError(f"unknown low-pass unit {unit!r}; use one of {', '.join(UNITS)}")
+
+
+def radial_frequency(h: int, w: int, device=None, unit: str = "cycles_per_image") -> torch.Tensor:
+    """(H, W) distance of each FFT bin from zero frequency, in cycles per image or as a fraction of Nyquist."""
+    _check_unit(unit)
     fy = torch.fft.fftfreq(h, device=device).view(-1, 1)
     fx = torch.fft.fftfreq(w, device=device).view(1, -1)
     if unit == "cycles_per_image":
@@ -35,15 +40,16 @@ def radial_frequency(h: int, w: int, device=None, unit: str = "cycles_per_image"
 
 def corner(h: int, w: int, unit: str = "cycles_per_image") -> float:
     """The radius of the spectrum's corner (the highest frequency of an H x W crop) in `unit`."""
-    return math.hypot(h / 2, w / 2) if unit == "cycles_per_image" else math.sqrt(2.0)
+    return math.hypot(h / 2, w / 2) if unit == "cycles_per_image" else CORNER
 
 
-def lowpass(x: torch.Tensor, cutoff: float, kind: str = "ideal", unit: str = "cycles_per_image") -> torch.Tensor:
+def lowpass(x: torch.Tensor, cutoff: float, kind: str = "ideal", unit: str = "fraction_of_nyquist") -> torch.Tensor:
     """Low-pass each channel of images (..., H, W): keep frequencies up to `cutoff` (in `unit`).
 
     ideal: bins with radius <= cutoff kept, the rest removed; a cutoff at or above the spectrum's corner is the
     identity. gaussian: the spectrum is multiplied by exp(-r^2 / (2 cutoff^2)).
     """
+    _check_unit(unit)
     h, w = x.shape[-2], x.shape[-1]
     if kind == "ideal" and cutoff >= corner(h, w, unit):
         return x
@@ -68,14 +74,15 @@ def normalized_auc(cutoffs: list[float], acc: list[float], clean: float) -> floa
 @torch.no_grad()
 def lowpass_eval(loaded: LoadedModel, index: DatasetIndex, split: str, cutoffs: list[float], kind: str = "ideal",
                  limit: int = 0, batch_size: int = 64, device: str | torch.device = "cpu",
-                 unit: str = "cycles_per_image") -> dict:
-    """Top-1 and top-5 per cutoff (and clean), each image decoded once and all its variants batched."""
+                 unit: str = "fraction_of_nyquist") -> dict:
+    """Top-1 and top-5 per cutoff (in `unit`; the params default to cycles per image) and clean, each image
+    decoded once and all its variants batched."""
     spec = loaded.spec
     rows = classified_rows(index, split, limit, label_map(index.wnids, spec.class_wnids))
     levels = [None] + list(cutoffs)
 
     def score(b, t):
-        variants = torch.cat([b.x if c is None else lowpass(b.x, c, kind, unit).clamp(0, 1) for c in levels])  # level-major
+        variants = torch.cat([b.x if c is None else lowpass(b.x, c, kind, unit=unit).clamp(0, 1) for c in levels])  # level-major
         logits = loaded.classify(normalize(variants, spec)).view(len(levels), len(b), -1)
         return torch.stack([topk_hits(logits[j], t) for j in range(len(levels))])
 
