@@ -19,8 +19,6 @@ from vitviz.models.store import LoadedModel, normalize
 log = logging.getLogger(__name__)
 CORNER = math.sqrt(2.0)  # the corner of the spectrum, as a fraction of Nyquist
 UNITS = ("cycles_per_image", "fraction_of_nyquist")
-UNIT_LABELS = {"cycles_per_image": "cutoff (cycles per image of the crop)",
-               "fraction_of_nyquist": "cutoff (fraction of the crop's Nyquist frequency)"}
 
 
 def _check_unit(unit: str) -> None:

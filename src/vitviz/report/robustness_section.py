@@ -12,13 +12,15 @@ from PIL import Image
 
 from vitviz.core.config import Params
 from vitviz.data.imagenet import DatasetIndex, load_rgb
-from vitviz.evaluation.lowpass import UNIT_LABELS
 from vitviz.evaluation.masking import VARIANTS, MaskedViews, fill_value
 from vitviz.models.spec import ModelSpec
 from vitviz.paper import MASKING, MASKING_NOTE
 from vitviz.models.store import eval_transform
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import save
+
+UNIT_LABELS = {"cycles_per_image": "cutoff (cycles per image of the crop)",
+               "fraction_of_nyquist": "cutoff (fraction of the crop's Nyquist frequency)"}
 
 
 def _load(dir_: Path, keys: list[str]) -> dict[str, dict]:
