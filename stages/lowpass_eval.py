@@ -8,7 +8,7 @@ from vitviz.core.runner import main_process, run
 def main() -> None:
     args, cfg, device, loaded, index = model_stage(__doc__, "{data}/lowpass_eval/{key}.json", "lowpass_eval")
     result = lowpass_eval(loaded, index, cfg.split, list(cfg.cutoffs), cfg.filter,
-                          cfg.limit, cfg.batch_size, device)
+                          cfg.limit, cfg.batch_size, device, cfg.unit)
     if not main_process():  # under torchrun, rank 0 writes
         return
     write_json(args.out, {"model": args.key, "kind": loaded.spec.kind, **result})

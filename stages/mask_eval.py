@@ -7,7 +7,8 @@ from vitviz.core.runner import main_process, run
 
 def main() -> None:
     args, cfg, device, loaded, index = model_stage(__doc__, "{data}/mask_eval/{key}.json", "mask_eval")
-    result = mask_eval(loaded, index, cfg.split, cfg.fill, cfg.limit, cfg.batch_size, device)
+    result = mask_eval(loaded, index, cfg.split, cfg.fill, cfg.limit, cfg.batch_size, device,
+                       cfg.without_true_box)
     if not main_process():  # under torchrun, rank 0 writes
         return
     write_json(args.out, {"model": args.key, "kind": loaded.spec.kind, **result})

@@ -24,7 +24,7 @@ def main() -> None:
     index = read_index(f"{args.data}/dataset") if sel.rule == "top_mean" else None
     settings, explicit = model_recipe(cfg, args.key)
     targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, explicit, index,
-                             sel.split, sel.limit, sel.seed, sel.attn_layers)
+                             sel.split, sel.limit, sel.seed, sel.attn_layers, device=device)
     # finished features are kept per recipe (outside data/, a cache: never an output), so a killed run resumes
     key = recipe_hash(settings, cfg.seed, args.key, file_digest(f"{args.data}/models/{args.key}/weights.safetensors"),
                       {"precision": params.speed.precision, "fused_attention": params.speed.fused_attention,

@@ -207,7 +207,7 @@ def test_lowpass_eval_filters_the_unit_crop_before_normalisation(tiny_index):
 def test_lowpass_eval_clamps_the_filtered_crop_to_unit_range_before_normalisation(tiny_index, monkeypatch):
     """With a stand-in filter (contrast x3 about 0.5) that leaves [0, 1]: inputs == normalize(clip(filtered, 0, 1))."""
     import vitviz.evaluation.lowpass as lp
-    monkeypatch.setattr(lp, "lowpass", lambda x, cutoff, kind="ideal": (x - 0.5) * 3 + 0.5)
+    monkeypatch.setattr(lp, "lowpass", lambda x, cutoff, kind="ideal", unit=None: (x - 0.5) * 3 + 0.5)
     lm = tiny(class_wnids=tiny_index.wnids, crop_pct=0.875)
     seen = []
     lm.classify = lambda x: (seen.append(x.clone()), torch.zeros(len(x), 4))[1]

@@ -131,8 +131,10 @@ def test_concept_labels_on_a_tiny_open_clip(tiny_index, make_clip_loaded):
     sites = candidate_sites(lm, ["ffn"], [1])
     res = mine(lm, sites, tiny_index, "val", k=2, batch_size=4)
     table = concept_labels(lm, res, tiny_index, ["disc", "square", "music"], top=2)
-    assert len(table) == 128 and list(table.columns) == ["site", "feature", "label_1", "score_1", "label_2", "score_2"]
+    assert len(table) == 128 and list(table.columns) == ["site", "feature", "label_1", "score_1", "label_2", "score_2", "margin"]
     assert set(table["label_1"]) <= {"disc", "square", "music"}
+    assert (table["margin"] >= 0).all()
+    np.testing.assert_allclose(table["margin"], table["score_1"] - table["score_2"], atol=2e-4)
 
 
 def test_ordered_merge_equals_the_general_merge():

@@ -32,13 +32,14 @@ def test_masking_changes_exactly_the_box_pixels():
     assert (bg_mean.numpy()[inside] == [128, 64, 255]).all()
 
 
-def test_images_without_a_true_class_box_are_excluded_and_counted(tiny_index, make_loaded):
+def test_images_without_a_box_xml_are_excluded_and_counted(tiny_index, make_loaded):
     lm = make_loaded(wnids=tiny_index.wnids)
     boxes = tiny_index.boxes("train")
     r = mask_eval(lm, tiny_index, "train", batch_size=5)
     with_box = sum(1 for b in boxes if b)
     assert 0 < with_box < len(boxes)
-    assert r["images"] == with_box and r["excluded_without_box"] == len(boxes) - with_box
+    assert r["images"] + r["excluded_not_annotated"] == len(boxes) and r["excluded_model_lacks_class"] == 0
+    assert r["images"] == with_box + r["without_true_box_images"]
     for k in (1, 5):
         assert r[f"background_rel_top{k}"] == pytest.approx(relative(r[f"background_top{k}"], r[f"full_top{k}"]),
                                                             nan_ok=True)

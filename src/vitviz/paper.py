@@ -31,7 +31,9 @@ CLS_SWEEP = {0: (84.20, 97.17), 1: (83.73, 97.03), 2: (82.98, 96.83), 3: (82.85,
 TABLE1_NOTE = ("Paper: ViT-B/16 (original Google weights, 384 px) on ImageNet val. Table 1's isolating-CLS row is L = 11 "
                "(only the last block mixes CLS with the patches). 'Patch Average/Maximum' apply the head to each "
                "patch token alone (the repo has only one patch's script; the sweep over all patches is inferred). "
-               "'Mean of patches' is the head on the mean of the normed patch tokens (it14/Acc.txt).")
+               "'Mean of patches' is the head on the mean of the normed patch tokens (it14/Acc.txt). Our Patch "
+               "Maximum takes the maximum over patches of top-1 and of top-5 separately (the top-5 may come from "
+               "another patch); the top-5 of the best top-1 patch is in probes.json (patch_maximum_top5_same_patch).")
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,17 @@ class Recipe:
 
 
 PAPER_RECIPE = Recipe()
+
+# The base TV multiplier v per model of the paper's figures (method.md section 1.6); every other model has v = 1.
+# Single features override it (paper.yaml: per_model.*.tv_features).
+PAPER_TV_V = {("open_clip", "ViT-B-32"): 0.1}
+
+
+def paper_lr_tv(lib: str, name: str) -> tuple[float, float]:
+    """The paper's learning rate and base TV weight (0.004 v) for a model given by library and architecture."""
+    lr = PAPER_RECIPE.lr_clip if lib == "open_clip" else PAPER_RECIPE.lr
+    return lr, PAPER_RECIPE.tv_weight * PAPER_TV_V.get((lib, name), 1.0)
+
+
+# Sweep values of L that come from partial runs of the authors (method.md section 3.2): printed with "≈".
+CLS_SWEEP_APPROX = frozenset({3, 7, 8})

@@ -204,7 +204,9 @@ class OptimizeConfig(Strict):
     shift_bound: float = Field(PAPER.shift_bound, ge=0.0)
     scale_bound: float = Field(PAPER.scale_bound, ge=0.0)
     noise_std: float = Field(PAPER.noise_std, ge=0.0)
-    reduce: Literal["mean", "sum"] = PAPER.reduce
+    reduce: Literal["mean", "sum"] = Field(
+        PAPER.reduce, description="objective over patch tokens: mean (the code) or sum (the paper's text); under "
+        "sum the TV weight is scaled by the token count N too, so both are one optimisation for Adam")
     batch_features: int = Field(16, ge=1, description="features optimised together in one batch")
     seed: int = Field(0, ge=0)
     device: str = Field("auto", description="auto, cpu or cuda[:i]")
@@ -246,6 +248,9 @@ class MaskEvalConfig(Strict):
     models: list[str] = Field(default_factory=list)
     split: Split = Field("val", description="train as in the paper, or val")
     fill: Literal["black", "mean"] = Field("black", description="black as in the paper, or the model's mean pixel")
+    without_true_box: Literal["keep", "exclude"] = Field(
+        "keep", description="annotated images with no box of their class: keep (the authors' code: foreground all "
+        "black, background the full image) or exclude")
     limit: int = Field(0, ge=0, description="images of the split to use; 0 means all")
     batch_size: int = Field(32, ge=1)
     device: str = "auto"
@@ -257,9 +262,13 @@ class LowpassEvalConfig(Strict):
     models: list[str] = Field(default_factory=list)
     split: Split = "val"
     filter: Literal["ideal", "gaussian"] = "ideal"
+    unit: Literal["cycles_per_image", "fraction_of_nyquist"] = Field(
+        "cycles_per_image", description="unit of the cutoffs: cycles per image of the crop (the same content for "
+        "every model, whatever its input size), or a fraction of each model's own Nyquist frequency")
     cutoffs: list[Annotated[float, Field(gt=0.0)]] = Field(
-        default_factory=lambda: [1.0, 0.75, 0.5, 0.35, 0.25, 0.15, 0.1, 0.05], min_length=1,
-        description="fractions of Nyquist")
+        default_factory=lambda: [32.0, 24.0, 16.0, 11.2, 8.0, 4.8, 3.2, 1.6], min_length=1,
+        description="cutoffs in `unit` (the defaults span a 64 px crop: Nyquist is 32 cycles per image; "
+        "a 224 px crop has 112, a 384 px crop 192)")
     limit: int = Field(0, ge=0)
     batch_size: int = Field(64, ge=1)
     device: str = "auto"

@@ -2,7 +2,10 @@
 
 Our extension, after CLIP-Dissect: for an open_clip model, each feature's top-k exemplar crops are embedded
 with the image tower; the mean of their normalised embeddings is compared by cosine with the text embeddings
-of the vocabulary's prompts, and the best prompts are the feature's labels.
+of the vocabulary's prompts (ImageNet class names and a shipped list of common words), and the best prompts
+are the feature's labels, with the best one's margin over the next. The crops are embedded batch by batch and
+only their embeddings are kept (bounded memory). The labels describe whole exemplar images, not the part
+where the feature fires.
 """
 from __future__ import annotations
 
@@ -49,20 +52,9 @@ def text_embeddings(model, tokenizer, vocab: list[str], template: str = "a photo
     return torch.cat(out).cpu()
 
 
-@torch.no_grad()
-def feature_embeddings(model, crops: dict[int, torch.Tensor], exemplar_rows: torch.Tensor, batch: int = 64
-                       ) -> torch.Tensor:
-    """Per feature (columns of `exemplar_rows`, (k, F)): the mean normalised image embedding of its exemplars.
-
-    `crops` maps a split row to its normalised input tensor; each image is embedded once.
-    """
-    rows = sorted(crops)
-    dev = next(model.parameters()).device
-    emb = {}
-    for i in range(0, len(rows), batch):
-        part = rows[i:i + batch]
-        e = F.normalize(model.encode_image(torch.stack([crops[r] for r in part]).to(dev)).float(), dim=-1).cpu()
-        emb.update(zip(part, e))
+def feature_embeddings(emb: dict[int, torch.Tensor], exemplar_rows: torch.Tensor) -> torch.Tensor:
+    """Per feature (columns of `exemplar_rows`, (k, F)): the mean of its exemplars' normalised image embeddings
+    (`emb` maps a split row to its embedding), normalised; zeros for a feature without exemplars."""
     dim = next(iter(emb.values())).shape[0]
     out = torch.zeros(exemplar_rows.shape[1], dim)
     for f in range(exemplar_rows.shape[1]):
@@ -85,19 +77,25 @@ def concept_labels(loaded, result, index, vocab: list[str], template: str = "a p
     model = loaded.model
     rows = sorted({int(r) for r in result.indices.flatten().tolist() if r >= 0})
     dev = next(model.parameters()).device
-    crops = {}
-    for b in batches(loaded, index, result.split, rows, batch_size, dev, desc=f"exemplar crops {loaded.key}"):
-        crops.update(zip(b.rows.tolist(), b.x.cpu()))
-    with loaded.autocast(dev):
-        text = text_embeddings(model, open_clip.get_tokenizer(loaded.spec.name), vocab, template)
-        feats = feature_embeddings(model, crops, result.indices)
-    labels = label_features(feats, text, vocab, top)
+    emb = {}  # streamed: each batch of exemplar crops is embedded at once, only the embeddings are kept
+    with torch.no_grad():
+        for b in batches(loaded, index, result.split, rows, batch_size, dev, desc=f"exemplar embeddings {loaded.key}"):
+            if len(b):
+                with loaded.autocast(dev):
+                    e = model.encode_image(b.x)
+                emb.update(zip(b.rows.tolist(), F.normalize(e.float(), dim=-1).cpu()))
+        with loaded.autocast(dev):
+            text = text_embeddings(model, open_clip.get_tokenizer(loaded.spec.name), vocab, template)
+    feats = feature_embeddings(emb, result.indices)
+    labels = label_features(feats, text, vocab, max(top, 2))
     out, col = [], 0
     for s in result.sites:
         for f in range(s.channels):
             rec = {"site": s.name, "feature": f}
-            for j, (w, v) in enumerate(labels[col], start=1):
+            for j, (w, v) in enumerate(labels[col][:top], start=1):
                 rec[f"label_{j}"], rec[f"score_{j}"] = w, round(v, 4)
+            # the best label's lead over the next one (cosine); 0 when the vocabulary has one entry
+            rec["margin"] = round(labels[col][0][1] - labels[col][1][1], 4) if len(labels[col]) > 1 else 0.0
             out.append(rec)
             col += 1
     return pd.DataFrame(out)

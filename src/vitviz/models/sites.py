@@ -8,6 +8,11 @@ Names are `blocks.<l>.<kind>`, with l the block index counted over all stages in
 Families: timm VisionTransformer and DeiT (also distilled, with two prefix tokens, and register tokens),
 Swin, PiT, CoaT, ConViT, Twins, and open_clip visual towers. Prefix tokens (CLS, distillation, registers) are
 told apart from patch tokens; for hierarchical models the patch tokens are the spatial positions of the stage.
+Sites without a row-major patch grid have spatial=False (no activation map): Swin's and Twins' windowed
+attention, Twins' sub-sampled global keys and values (e.g. 49 tokens at a 196-token stage), and CoaT's
+parallel blocks, whose one MLP runs on the concatenated tokens of three scales, so that their mean over patch
+tokens weights each scale by its token count (about 76% on the 28 x 28 scale for CoaT's 28/14/7 grids);
+CoaT's parallel blocks have FFN sites only.
 """
 from __future__ import annotations
 
@@ -83,9 +88,10 @@ def _attn_sites(layer: int, block_path: str, attn_path: str, attn: nn.Module, pr
         d = attn.q.out_features
         out.append(Site(f"blocks.{layer}.attn.q", "attn.q", layer, f"{attn_path}.q", block_path, d, prefix,
                         heads=heads))
+        sub_sampled = getattr(attn, "sr", None) is not None  # k/v on a coarser grid than the block's tokens
         for i, k in enumerate(("k", "v")):
             out.append(Site(f"blocks.{layer}.attn.{k}", f"attn.{k}", layer, f"{attn_path}.kv", block_path, d,
-                            prefix, (i * d, (i + 1) * d), heads=heads))
+                            prefix, (i * d, (i + 1) * d), heads=heads, spatial=not sub_sampled))
     elif hasattr(attn, "qk") and hasattr(attn, "v"):  # ConViT gated positional self-attention
         d = attn.v.out_features
         for i, k in enumerate(("q", "k")):
@@ -120,7 +126,7 @@ def _timm_sites(model: nn.Module, family: str) -> list[Site]:
             attn_sites = _attn_sites(layer, block_path, f"{block_path}.{attn_name}", getattr(block, attn_name), prefix)
             windowed = family == "SwinTransformer" or type(getattr(block, attn_name)).__name__ == "LocallyGroupedAttn"
             for a in attn_sites:
-                a.spatial = not windowed  # window-partitioned token order
+                a.spatial = a.spatial and not windowed  # window-partitioned token order, or a sub-sampled grid
             sites += attn_sites
     return sites
 

@@ -16,8 +16,21 @@ PAPER_MODELS = {("timm", "vit_base_patch16_384"), ("timm", "vit_base_patch32_384
                 ("torchvision", "resnet50"), ("torchvision", "resnet152"), ("torchvision", "mobilenet_v2"),
                 ("torchvision", "densenet121")}
 
+# The 38 models of Appendix C come from these timm families (configs/paper-38.yaml).
+APPENDIX_C_PREFIXES = ("deit_", "coat_", "convit_", "pit_", "swin_", "twins_")
+
 DECISIONS = [
-    ("feature", "output of the FFN activation (GELU; QuickGELU for OpenAI CLIP), one channel", "paper and code agree"),
+    ("feature", "output of the FFN activation (GELU; QuickGELU for OpenAI CLIP), one channel",
+     "ViT and CLIP: paper and code agree; DeiT, Swin, PiT, CoaT, ConViT, Twins: inference (method.md §1.1), the "
+     "same hook on each family's FFN activation"),
+    ("locality number", "share of a feature's activation mass in its top 10% of patches, per block",
+     "ours: not in the paper"),
+    ("feature selection", "rule top_mean: the channels of highest mean activation over a split",
+     "ours: the paper hand-picks its figures' features (paper.yaml lists them)"),
+    ("q/k/v features in paper.yaml", "channels 0, 1, 2 of the queries, keys and values at blocks 1 and 10",
+     "ours: the paper does not say which channels its Fig. 4/12 show"),
+    ("concept labels (CLIP)", "CLIP text prompts closest to a feature's exemplars",
+     "ours: an extension, not in the paper"),
     ("objective", "mean over patch tokens (prefix tokens excluded), averaged over copies",
      "the paper writes a sum; the code takes the mean (a constant factor)"),
     ("objective/TV balance", "loss = -objective + 0.004 v TV",
@@ -32,11 +45,12 @@ DECISIONS = [
     ("patch head", "the head on each normed patch token; Patch Average/Maximum over the grid",
      "inferred: the repo has one patch's script only"),
     ("masking", "true-class boxes filled at original resolution before resize and crop", "the code"),
-    ("masking set", "images with no box of their class are excluded (and counted)",
-     "the code keeps annotated images without a true-class box, with an all-black foreground"),
-    ("low-pass", "ideal circular FFT low-pass on the [0, 1] crop before normalisation; the cutoff is relative to "
-                 "each model's input resolution (384 px ViTs keep more cycles per image than 224 px CNNs)",
-     "ours: no code exists"),
+    ("masking set", "annotated images without a box of their class are kept (foreground all black, background "
+                    "the full image); mask_eval.without_true_box: exclude drops them; both counts are printed",
+     "the code"),
+    ("low-pass", "ideal circular FFT low-pass on the [0, 1] crop before normalisation; the cutoff in cycles per "
+                 "image of the crop (lowpass_eval.unit), the same content for every model whatever its input size",
+     "ours: no code exists; method.md's fraction of Nyquist is an option (it favours 384 px ViTs over 224 px CNNs)"),
     ("Appendix F", "threshold on raw activations; inactive patches blacked out first", "ours: no code exists"),
 ]
 
@@ -61,9 +75,22 @@ def deviations(params: Params, features_dir: Path | None = None) -> list[str]:
     if params.prepare_data.source == "synthetic":
         out.append("Dataset: the embedded synthetic ImageNet look-alike, not ImageNet; numbers are not comparable "
                    "with the paper's, only their direction is.")
-    others = [k for k, e in params.models.items() if (e.lib, e.name) not in PAPER_MODELS or e.source == "train"]
+    others = [k for k, e in params.models.items() if e.source == "train" or (
+        (e.lib, e.name) not in PAPER_MODELS and not (e.lib == "timm" and e.name.startswith(APPENDIX_C_PREFIXES)))]
     if others:
         out.append(f"Models not in the paper: {', '.join(others)}.")
+    trained = {k: e for k, e in params.models.items() if e.source == "train" and e.train is not None}
+    setups = {(e.train.erase_prob, e.train.epochs) for e in trained.values()}
+    if len(setups) > 1:
+        out.append("The trained demo models differ in their training, so a ViT-against-CNN comparison on them is "
+                   "confounded with it: " + "; ".join(f"{k}: random erasing {e.train.erase_prob}, "
+                                                      f"{e.train.epochs} epochs" for k, e in trained.items()) + ".")
+    if params.mask_eval.models and params.mask_eval.without_true_box != "keep":
+        out.append("mask_eval.without_true_box = exclude (the authors' code keeps annotated images without a "
+                   "true-class box).")
+    if params.lowpass_eval.models and params.lowpass_eval.unit != "cycles_per_image":
+        out.append("lowpass_eval.unit = fraction_of_nyquist: models of different input sizes keep different "
+                   "image content at the same cutoff.")
     o = params.optimize_features
     recipes = _recipes_run(params, features_dir)
     for name, get in (("steps", lambda s: s["steps"]), ("copies", lambda s: s["augment"]["copies"]),

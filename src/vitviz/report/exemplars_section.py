@@ -36,6 +36,16 @@ def _locality_plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
     save(fig, path)
 
 
+def _concept(ex, site: str, feature: int) -> str:
+    """'\n<best label> (+margin)' for a feature with CLIP concept labels (our extension), else ''."""
+    words = ex.labels(site, feature)
+    if not words:
+        return ""
+    row = ex.concepts[(ex.concepts["site"] == site) & (ex.concepts["feature"] == feature)]
+    margin = f" (+{float(row['margin'].iloc[0]):.3f})" if "margin" in row.columns and len(row) else ""
+    return f"\n{words[0]}{margin}"
+
+
 def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: Path, metrics: dict) -> Section | None:
     """Panels pairing each visualised feature with its exemplars and maps, and locality per block."""
     keys = [k for k in params.mine_exemplars.models if (data_dir / "exemplars" / k / "meta.json").exists()]
@@ -66,9 +76,8 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                     continue
                 crop = _crop(index, split, top[0], transform)
                 name = str(index.split(split)["wnid"].iloc[top[0]])
-                cls = index.names[int(index.split(split)["label"].iloc[top[0]])].split(",")[-1].strip()
-                words = ex.labels(r.site, r.feature)
-                label = f"L{r.layer} F{r.feature}" + (f"\n{', '.join(words[:2])}" if words else "")
+                cls = index.names[int(index.split(split)["label"].iloc[top[0]])].split(",")[0].strip()
+                label = f"L{r.layer} F{r.feature}" + _concept(ex, r.site, r.feature)
                 rows.append((label, [
                     ("optimised", np.asarray(Image.open(feats_dir / r.image))),
                     (f"exemplar: {cls}" if cls != name else "top exemplar", crop),
@@ -85,13 +94,17 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                 cells = [("optimised", np.asarray(Image.open(feats_dir / r.image)))]
                 cells += [(f"#{j + 1}: {v:.2f}", _crop(index, split, t, transform)) for j, (t, v) in
                           enumerate(zip(top, vals))]
-                words = ex.labels(r.site, r.feature)
-                rows.append((f"L{r.layer} F{r.feature}" + (f"\n{', '.join(words[:2])}" if words else ""), cells))
+                rows.append((f"L{r.layer} F{r.feature}" + _concept(ex, r.site, r.feature), cells))
             if rows:
                 name = f"figures/exemplars_{key}_topk.png"
                 image_grid(rows, out / name, cell=1.2)
                 blocks.append(Figure(name, f"{key}: optimised images beside their top-{ex.meta['k']} exemplars "
                                            "with their statistic (as Fig. 2 and 11)."))
+        if ex.concepts is not None and len(ex.concepts):
+            blocks.append(Para(f"{key}: the words under a feature are CLIP concept labels, **this project's "
+                               "extension, not the paper's**: the prompt closest to the mean embedding of the "
+                               "feature's whole exemplar images, with its cosine margin over the next prompt "
+                               "(a small margin is a weak label)."))
         loc = ex.locality
         if len(loc):
             locality[key] = loc

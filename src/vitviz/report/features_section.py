@@ -1,12 +1,13 @@
 """Report section for feature visualisation: progression over depth (Fig. 1/8) and attention vs FFN (Fig. 4/12)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from vitviz.core.config import Params
-from vitviz.paper import PAPER_RECIPE as R
+from vitviz.paper import PAPER_RECIPE as R, paper_lr_tv
 from vitviz.visualization.store import read_features
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
@@ -42,12 +43,20 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
                 "jitter": f"{s['augment']['jitter']} px", "noise_std": s["augment"]["noise_std"],
                 "shift_bound": s["augment"]["shift_bound"], "scale_bound": s["augment"]["scale_bound"],
                 "betas": str(tuple(s["betas"])), "reduce": f"{s['reduce']} over patch tokens"}
+        entry = params.models.get(key)
+        lr_p, tv_p = paper_lr_tv(entry.lib, entry.name) if entry is not None else (R.lr, R.tv_weight)
+        same = {"lr": math.isclose(float(s["lr"]), lr_p), "tv_weight": math.isclose(float(s["tv_weight"]), tv_p)}
         recipe = pd.DataFrame([{"setting": k, "ours": ours[k], "paper (authors' code)": v,
-                                "same": "yes" if str(ours[k]) == str(v) or (k == "tv_weight" and ours[k] == R.tv_weight)
-                                or (k == "lr" and ours[k] == R.lr) else "no"} for k, v in PAPER.items()])
+                                "same": "yes" if same.get(k, str(ours[k]) == str(v)) else "no"}
+                               for k, v in PAPER.items()])
         blocks.append(Para(f"**{key}**: {len(df)} features, selected by rule `{meta['selection']['rule']}` "
                            f"(split {meta['selection']['split']})."))
-        blocks.append(Table(recipe.astype(str), f"{key}: the recipe used, beside the paper's."))
+        blocks.append(Table(recipe.astype(str), f"{key}: the recipe used, beside the paper's; 'same' compares "
+                                                f"with the paper's recipe for this model (lr {lr_p:g}, TV {tv_p:g})."))
+        tv_feats = s.get("tv_features") or {}
+        if tv_feats:
+            blocks.append(Para(f"{key}: per-feature TV weights ({len(tv_feats)}): " + ", ".join(
+                f"{t} {w:g}" for t, w in sorted(tv_feats.items())) + "."))
         ffn = df[df["kind"] == "ffn"]
         if len(ffn):
             ranked = ffn.assign(rank=ffn.groupby("layer").cumcount())

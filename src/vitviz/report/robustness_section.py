@@ -19,6 +19,9 @@ from vitviz.models.store import eval_transform
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import save
 
+UNIT_LABELS = {"cycles_per_image": "cutoff (cycles per image of the crop)",
+               "fraction_of_nyquist": "cutoff (fraction of the crop's Nyquist frequency)"}
+
 
 def _load(dir_: Path, keys: list[str]) -> dict[str, dict]:
     return {k: json.loads((dir_ / f"{k}.json").read_text()) for k in keys if (dir_ / f"{k}.json").exists()}
@@ -65,7 +68,8 @@ def _lowpass_plot(results: dict[str, dict], path: Path) -> None:
         a = [p["top1"] for p in r["curve"]]
         ax.plot(c, a, marker="o", ls="-" if r["kind"] == "vit" else "--", label=f"{key} ({r['kind']})")
     chance = next(iter(results.values())).get("chance_top1")
-    ax.set_xscale("log"), ax.set_xlabel("cutoff (fraction of Nyquist)"), ax.set_ylabel("top-1 (%)")
+    unit = next(iter(results.values())).get("unit", "fraction_of_nyquist")
+    ax.set_xscale("log"), ax.set_xlabel(UNIT_LABELS[unit]), ax.set_ylabel("top-1 (%)")
     ax.set_ylim(0, 100), ax.legend(fontsize=8), ax.set_title("accuracy of low-passed images (as Fig. 16)", fontsize=9)
     if chance:
         ax.axhline(chance, color="gray", lw=1, ls=":")
@@ -83,12 +87,20 @@ def robustness_section(params: Params, index: DatasetIndex, data_dir: Path, out:
     if masks:
         m = params.mask_eval
         blocks.append(Para(
-            f"Masking as the authors' code does it: on the **{m.split}** images that have a box of their class, the "
+            f"Masking as the authors' code does it: on the **{m.split}** images that have a box XML, the "
             f"true-class boxes are filled ({m.fill}) at the original resolution, before the model's resize and "
             "centre crop; 'foreground only' fills everything outside the boxes. Foreground and background "
-            "accuracy are given as a percentage of the full-image accuracy (the paper's normalisation). Images "
-            "without a box of their class are excluded: "
-            + ", ".join(f"{k} {r['excluded_without_box']}" for k, r in masks.items()) + "."))
+            "accuracy are given as a percentage of the full-image accuracy (the paper's normalisation). "
+            + ("Annotated images with no box of their class are kept, as in the authors' code (foreground all "
+               "black, background the full image)" if m.without_true_box == "keep" else
+               "Annotated images with no box of their class are excluded (the authors' code keeps them)")
+            + ". Counts per model: " + "; ".join(
+                f"{k}: {r['images']} evaluated, {r.get('without_true_box_images', 0)} without a true-class box "
+                f"({'kept' if r.get('without_true_box', 'keep') == 'keep' else 'excluded'}), "
+                f"{r.get('excluded_not_annotated', 0)} without a box XML, "
+                f"{r.get('excluded_model_lacks_class', 0)} of a class the model lacks, {r['skipped']} undecodable, "
+                f"{r.get('boxes_swapped', 0)} inverted boxes swapped, {r.get('boxes_clipped', 0)} boxes clipped "
+                "to the image" for k, r in masks.items()) + "."))
         blocks.append(Table(_mask_table(masks, 5), "Table 2 (top-5). " + MASKING_NOTE))
         blocks.append(Table(_mask_table(masks, 1), "Table 3 (top-1)."))
         name = _example(params, index, data_dir, out)
@@ -101,13 +113,21 @@ def robustness_section(params: Params, index: DatasetIndex, data_dir: Path, out:
         blocks.append(Para(
             f"Low-pass filtering (Fig. 16): the paper gives no filter, so this is our documented choice: an "
             f"{lp.filter} circular 2-D FFT low-pass per channel on the [0, 1] pixels of the preprocessed crop, "
-            "before normalisation, clamped back to [0, 1]; the cutoff is a fraction of Nyquist at each model's own "
-            "input resolution. The summary is the "
-            "area under the accuracy curve over the cutoff range, divided by the clean accuracy (1 = no loss)."))
+            "before normalisation, clamped back to [0, 1]. "
+            + ("The cutoff is in cycles per image of the crop, the same image content for every model whatever "
+               "its input size: as a fraction of each model's own Nyquist frequency, a 384 px ViT would keep "
+               "about 1.7 times the cycles per image of a 224 px CNN at the same cutoff, which tilts the "
+               "comparison toward the ViTs. " if lp.unit == "cycles_per_image" else
+               "The cutoff is a fraction of each model's own Nyquist frequency (lowpass_eval.unit): models of "
+               "different input sizes then keep different image content at the same cutoff (a 384 px model "
+               "about 1.7 times the cycles per image of a 224 px one). ")
+            + "Crops: " + ", ".join(f"{k} {'x'.join(map(str, r['crop']))} px" for k, r in lows.items() if "crop" in r)
+            + ". The summary is the area under the accuracy curve over the cutoff range, divided by the clean "
+            "accuracy (1 = no loss)."))
         cut = pd.DataFrame([{"model": k, "kind": r["kind"], "clean": r["clean_top1"],
                              **{f"{p['cutoff']:g}": p["top1"] for p in r["curve"]},
                              "AUC / clean": r["auc_normalized"]} for k, r in lows.items()])
-        blocks.append(Table(cut, f"Top-1 (%) on the {lp.split} split at each cutoff (fraction of Nyquist)."))
+        blocks.append(Table(cut, f"Top-1 (%) on the {lp.split} split at each {UNIT_LABELS[lp.unit]}."))
         _lowpass_plot(lows, out / "figures" / "lowpass.png")
         blocks.append(Figure("figures/lowpass.png", "Top-1 against the low-pass cutoff; ViTs solid, CNNs dashed, "
                                                     "chance dotted."))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from vitviz.core.config import Params
-from vitviz.paper import CLS_SWEEP, TABLE1, TABLE1_NOTE
+from vitviz.paper import CLS_SWEEP, CLS_SWEEP_APPROX, TABLE1, TABLE1_NOTE
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import save
 
@@ -39,7 +39,10 @@ def _sweep_plot(results: dict[str, dict], path: Path) -> None:
             Ls = sorted(int(L) for L in r["isolating_cls"])
             ax.plot([L / d for L in Ls], [r["isolating_cls"][str(L)][0] for L in Ls], marker="o", label=key)
     ax.plot([L / 12 for L in CLS_SWEEP], [v[0] for v in CLS_SWEEP.values()], marker="s", ls="--", color="gray",
-            label="paper ViT-B/16")
+            label="paper ViT-B/16 (open squares: ≈, partial runs)")
+    approx = sorted(CLS_SWEEP_APPROX)
+    ax.plot([L / 12 for L in approx], [CLS_SWEEP[L][0] for L in approx], marker="s", ls="none", color="white",
+            markeredgecolor="gray")
     ax.set_xlabel("L / depth (blocks before L see CLS and patches apart)"), ax.set_ylabel("top-1 (%)")
     ax.set_ylim(0, 100), ax.legend(fontsize=8)
     save(fig, path)
@@ -84,12 +87,17 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
     for k, r in results.items():
         if r.get("applicable"):
             for L, v in sorted(r["isolating_cls"].items(), key=lambda kv: int(kv[0])):
-                p = CLS_SWEEP.get(round(int(L) * 12 / r["depth"])) if r["depth"] else None
+                pl = int(L) * 12 // r["depth"] if r["depth"] and (int(L) * 12) % r["depth"] == 0 else None
+                p = CLS_SWEEP.get(pl) if pl is not None else None
+                shown = "" if p is None else (f"≈{p[0]:.2f} (L = {pl}, partial run)" if pl in CLS_SWEEP_APPROX
+                                              else f"{p[0]:.2f}")
                 sweep.append({"model": k, "L": int(L), "L / depth": int(L) / r["depth"], "top-1": v[0], "top-5": v[1],
-                              "paper top-1 at same L/depth": p[0] if p and (int(L) * 12) % r["depth"] == 0 else ""})
+                              "paper top-1 at same L/depth": shown})
     if sweep:
         blocks.append(Table(pd.DataFrame(sweep), "Isolating-CLS sweep over L; the paper's ViT-B/16 value where "
-                                                 "L/depth matches one of its 12 blocks."))
+                                                 "L/depth matches one of its 12 blocks. Values marked ≈ (L = "
+                                                 + ", ".join(map(str, sorted(CLS_SWEEP_APPROX)))
+                                                 + ") come from partial runs of the authors (method.md §3.2)."))
         _sweep_plot(results, out / "figures" / "cls_sweep.png")
         blocks.append(Figure("figures/cls_sweep.png", "Top-1 against the first block where CLS and patches mix."))
     metrics["token_mixing"] = {}

@@ -117,5 +117,7 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
             "natural": pct(sums["natural"]), "mean_patches": pct(sums["mean_patches"]),
             "isolating_cls": {str(L): pct(sums[L]) for L in layers},
             "patch_average": [float(patch1.mean()), float(patch5.mean())],
-            "patch_maximum": [float(patch1.max()), float(patch5.max())],
+            "patch_maximum": [float(patch1.max()), float(patch5.max())],  # each maximised over patches apart
+            "patch_maximum_patch": int(patch1.argmax()),  # the best patch on top-1 (row-major; first of ties)
+            "patch_maximum_top5_same_patch": float(patch5[patch1.argmax()]),
             "patch_grid_top1": patch1.view(side, side).tolist()}

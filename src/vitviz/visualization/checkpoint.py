@@ -29,10 +29,26 @@ def file_digest(path: str | Path) -> str:
     return h.hexdigest()
 
 
+# The code that decides a feature's image: a change to any of it starts a new cache, like a change of recipe.
+CODE = ("visualization/optimize.py", "visualization/augment.py", "visualization/objectives.py", "models/hooks.py",
+        "models/sites.py", "core/runtime.py")
+
+
+def code_digest() -> str:
+    """sha256 of the source of the modules that decide a feature's image."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for rel in CODE:
+        h.update(rel.encode() + b"\0" + (root / rel).read_bytes())
+    return h.hexdigest()
+
+
 def recipe_hash(settings: VisSettings, seed: int, model_key: str, weights_digest: str, extra: dict | None = None) -> str:
-    """A short hash of everything that decides a feature's image: recipe, seed, model and weights, fast paths."""
+    """A short hash of everything that decides a feature's image: recipe, seed, model and weights, fast paths, and
+    the code that optimises."""
     blob = json.dumps({"settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "batch_features"},
-                       "seed": seed, "model": model_key, "weights": weights_digest, "extra": extra or {}},
+                       "seed": seed, "model": model_key, "weights": weights_digest, "extra": extra or {},
+                       "code": code_digest()},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

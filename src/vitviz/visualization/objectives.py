@@ -57,3 +57,14 @@ def objectives(outputs: dict[str, list[torch.Tensor]], groups: list[TargetGroup]
         tok = tok.reshape(features, copies, *tok.shape[1:]).index_select(0, g.rows).flatten(0, 1)
         out = out.index_copy(0, g.rows, feature_objective(tok, g.channels, copies, reduce))
     return out
+
+
+def token_counts(outputs: dict[str, list[torch.Tensor]], groups: list[TargetGroup], features: int
+                 ) -> torch.Tensor:
+    """Patch tokens N (F,) that each target's objective reduces over, from the hooked outputs of one
+    single-copy forward (rows feature-major)."""
+    out = torch.zeros(features, device=groups[0].rows.device)
+    for g in groups:
+        n = g.site.patch_tokens(outputs[g.site.module], features).shape[1]
+        out[g.rows] = float(n)
+    return out

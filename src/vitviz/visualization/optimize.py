@@ -19,7 +19,7 @@ from tqdm import tqdm
 from vitviz.visualization.augment import AugmentConfig, augment_batch
 from vitviz.core.distributed import context, gather_objects, shard
 from vitviz.models.hooks import Recorder, image_forward
-from vitviz.visualization.objectives import group_targets, objectives, total_variation
+from vitviz.visualization.objectives import group_targets, objectives, total_variation, token_counts
 from vitviz.models.sites import Site, list_sites, resolve
 from vitviz.models.store import LoadedModel, normalize
 from vitviz.paper import PAPER_RECIPE
@@ -100,6 +100,9 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
                 return objectives(rec.run(forward, norm(x)), groups, 1, cfg.reduce)
 
         start = clean_objective()
+        if cfg.reduce == "sum":  # sum = N x mean over N patch tokens: TV scaled by N too (one optimisation for Adam)
+            with torch.no_grad(), loaded.autocast(device):
+                tv_w = tv_w * token_counts(rec.run(forward, norm(x)), groups, len(sites))
         losses = []
         for step in tqdm(range(cfg.steps), desc=desc, unit="step", mininterval=2.0, leave=False):
             aug = augment_batch(x, gens, step, cfg.steps, cfg.augment)

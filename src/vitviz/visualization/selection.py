@@ -52,8 +52,8 @@ def top_channels(values: torch.Tensor, k: int) -> list[int]:
 def select_targets(loaded: LoadedModel, rule: str, kinds: list[str], layers: list[int] | None, per_layer: int,
                    explicit: dict[str, list[int]] | None = None, index: DatasetIndex | None = None,
                    split: str = "val", limit: int = 100, seed: int = 0,
-                   attn_layers: list[int] | None = None) -> list[Target]:
-    """The targets chosen by `rule` ('explicit', 'top_mean', 'random' or 'all')."""
+                   attn_layers: list[int] | None = None, device: str | torch.device = "cpu") -> list[Target]:
+    """The targets chosen by `rule` ('explicit', 'top_mean', 'random' or 'all'); top_mean runs on `device`."""
     if rule == "explicit":
         targets = [Target(site, int(f)) for site, feats in (explicit or {}).items() for f in feats]
         for t in targets:
@@ -72,5 +72,5 @@ def select_targets(loaded: LoadedModel, rule: str, kinds: list[str], layers: lis
         return out
     if index is None:
         raise ValueError("rule 'top_mean' needs a prepared dataset index")
-    means = mean_activations(loaded, sites, index, split, limit)
+    means = mean_activations(loaded, sites, index, split, limit, device=device)
     return [Target(s.name, f) for s in sites for f in top_channels(means[s.name], per_layer)]
