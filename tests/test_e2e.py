@@ -58,9 +58,9 @@ def test_repro_writes_every_output(smoke_repo):
     assert ex["k"] == 3 and ex["images"] == 16 and ex["split"] == "val"
     for key in ("vit_demo", "resnet_demo"):
         mask = json.loads((dst / f"data/mask_eval/{key}.json").read_text())
-        assert mask["images"] + mask["excluded_without_box"] == 16
+        assert mask["images"] + mask["excluded_not_annotated"] + mask["excluded_without_true_box"] + mask["excluded_model_lacks_class"] == 16
         low = json.loads((dst / f"data/lowpass_eval/{key}.json").read_text())
-        assert [p["cutoff"] for p in low["curve"]] == [1.0, 0.5, 0.1]
+        assert [p["cutoff"] for p in low["curve"]] == [16.0, 8.0, 2.0] and low["unit"] == "cycles_per_image"
     probes = json.loads((dst / "data/token_mixing/vit_demo/probes.json").read_text())
     assert probes["applicable"] and set(probes["isolating_cls"]) == {"0", "1", "2"}
     assert probes["isolating_cls"]["2"][0] == pytest.approx(100 / 4)  # L = depth: a constant prediction
@@ -91,8 +91,8 @@ def test_a_second_run_gives_byte_identical_outputs(smoke_repo):
     dst, env, _ = smoke_repo
     before = _out_hashes(yaml.safe_load((dst / "dvc.lock").read_text()))
     facts = json.loads((dst / "runs/facts/optimize_features@vit_demo.json").read_text())
-    env = json.loads((dst / "runs/env/optimize_features@vit_demo.json").read_text())
-    assert facts["seconds"] > 0 and facts["features"] == 10 and env["versions"]["torch"]
+    host = json.loads((dst / "runs/env/optimize_features@vit_demo.json").read_text())
+    assert facts["seconds"] > 0 and facts["features"] == 10 and host["versions"]["torch"]
     sh(["dvc", "repro", "-f", "--no-run-cache"], dst, env)
     after = _out_hashes(yaml.safe_load((dst / "dvc.lock").read_text()))
     assert len(before) >= 12
