@@ -94,21 +94,60 @@ def _cached(entry: ModelEntry) -> tuple[bool, str]:
     return True, ""
 
 
+def _meta_model(entry: ModelEntry) -> torch.nn.Module:
+    """The entry's architecture on the meta device (shapes only, no memory, no weights)."""
+    with torch.device("meta"):
+        if entry.lib == "timm":
+            import timm
+            return timm.create_model(entry.name, pretrained=False, **entry.kwargs)
+        if entry.lib == "torchvision":
+            import torchvision
+            return torchvision.models.get_model(entry.name, weights=None, **entry.kwargs)
+        import open_clip
+        return open_clip.create_model(entry.name, pretrained=None, **entry.kwargs)
+
+
 def _param_count(entry: ModelEntry) -> int:
     try:
-        with torch.device("meta"):
-            if entry.lib == "timm":
-                import timm
-                m = timm.create_model(entry.name, pretrained=False, **entry.kwargs)
-            elif entry.lib == "torchvision":
-                import torchvision
-                m = torchvision.models.get_model(entry.name, weights=None, **entry.kwargs)
-            else:
-                import open_clip
-                m = open_clip.create_model(entry.name, pretrained=None, **entry.kwargs)
-        return sum(p.numel() for p in m.parameters())
+        return sum(p.numel() for p in _meta_model(entry).parameters())
     except Exception:  # an estimate only
         return 0
+
+
+def _with_head(entry: ModelEntry, shapes: dict[str, list[int]]) -> ModelEntry:
+    """The entry with num_classes from the file's classifier head, as fetching a file does."""
+    heads = ("head.weight", "fc.weight", "classifier.weight", "classifier.1.weight", "head.fc.weight")
+    n = next((shapes[k][0] for k in heads if k in shapes), None)
+    if entry.lib == "open_clip" or n is None or "num_classes" in entry.kwargs:
+        return entry
+    return entry.model_copy(update={"kwargs": {**entry.kwargs, "num_classes": int(n)}})
+
+
+def weights_fit(key: str, entry: ModelEntry, data_dir: str | Path = "data") -> Check | None:
+    """Check, from safetensors headers alone, that the entry's weights file (and the materialised weights, if
+    any) fit the architecture built on the meta device; None when there is no such file."""
+    from vitviz.core.errors import CheckpointError
+    from vitviz.models.spec import WEIGHTS_FILE, ModelSpec
+    from vitviz.models.store import build_architecture, fit_error, weight_shapes
+    files = []
+    if entry.file and entry.file.endswith(".safetensors") and Path(entry.file).expanduser().is_file() \
+            and not entry.convert:
+        files.append((Path(entry.file).expanduser(), lambda shapes: _meta_model(_with_head(entry, shapes))))
+    mat = Path(data_dir) / "models" / key
+    if (mat / WEIGHTS_FILE).is_file() and (mat / "spec.json").is_file():
+        def built(shapes):
+            with torch.device("meta"):
+                return build_architecture(ModelSpec.read(mat))
+        files.append((mat / WEIGHTS_FILE, built))
+    for path, build in files:
+        try:
+            shapes = weight_shapes(path)
+            err = fit_error(build(shapes), shapes, entry.name, path)
+        except CheckpointError as exc:
+            err = str(exc)
+        if err:
+            return Check(f"weights {key}", "missing", err)
+    return Check(f"weights {key}", "ok", f"{len(files)} safetensors header(s) fit {entry.name}") if files else None
 
 
 def _models(params: Params, timeout: float) -> tuple[list[Check], int]:
@@ -123,6 +162,8 @@ def _models(params: Params, timeout: float) -> tuple[list[Check], int]:
             out.append(Check(f"model {key}", "missing", err))
             continue
         weight_bytes += 4 * _param_count(e)
+        if (fit := weights_fit(key, e)) is not None:
+            out.append(fit)
         label = f"{e.lib}:{e.name}" + (f" ({e.tag})" if e.tag else "")
         if e.source == "train":
             out.append(Check(f"model {key}", "ok", f"{e.lib}:{e.name}, trained by the pipeline"))

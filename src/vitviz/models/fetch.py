@@ -18,8 +18,8 @@ from torch import nn
 
 from vitviz.core.config import ModelEntry
 from vitviz.models.spec import ModelSpec
-from vitviz.models.store import detect_kind, sha256_file
-from vitviz.core.errors import ModelSourceError  # noqa: F401 (re-exported)
+from vitviz.models.store import detect_kind, load_weights_into, sha256_file
+from vitviz.core.errors import CheckpointError, ModelSourceError  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +87,8 @@ def _imagenet_classes(num_classes: int, model: nn.Module | None = None) -> tuple
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        import safetensors.torch
-        return safetensors.torch.load_file(str(path))
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    for k in ("state_dict", "model", "module"):
-        if isinstance(sd, dict) and k in sd and isinstance(sd[k], dict):
-            sd = sd[k]
-    return sd
+    from vitviz.models.store import read_weights
+    return read_weights(path)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -126,7 +120,17 @@ def _timm(entry: ModelEntry, timeout: float) -> tuple[nn.Module, dict[str, Any]]
         overlay = {"file": str(local)}
         if local.suffix == ".npz":
             overlay["custom_load"] = True
-    model = timm.create_model(full, pretrained=True, pretrained_cfg_overlay=overlay or None, **entry.kwargs)
+    try:
+        model = timm.create_model(full, pretrained=True, pretrained_cfg_overlay=overlay or None, **entry.kwargs)
+    except Exception as exc:
+        if local is None or local.suffix == ".npz":
+            raise
+        from vitviz.models.store import fit_error
+        sd = _load_state_dict(local)     # an unreadable file raises its own one line here
+        err = fit_error(timm.create_model(full, pretrained=False, **entry.kwargs), {k: list(v.shape) for k, v in
+                                                                                      sd.items()}, full, local)
+        raise CheckpointError(err or f"{local}: timm cannot load it ({str(exc).strip().splitlines()[0][:160]})"
+                              ) from exc
     dc = timm.data.resolve_model_data_config(model)
     return model, {"data_config": dc, "source_file": str(local) if local else None}
 
@@ -170,7 +174,7 @@ def _torchvision(entry: ModelEntry, timeout: float) -> tuple[nn.Module, dict[str
     if local is not None:
         num_classes = len(weights.meta["categories"])
         model = torchvision.models.get_model(entry.name, weights=None, num_classes=num_classes, **entry.kwargs)
-        model.load_state_dict(_load_state_dict(local), strict=True)
+        load_weights_into(model, _load_state_dict(local), entry.name, local)
     else:
         cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
         if not cached.exists() and not hub_reachable(weights.url, timeout):
@@ -207,7 +211,7 @@ def _checkpoint(entry: ModelEntry, timeout: float, cache_dir: Path) -> tuple[nn.
     from vitviz.models.store import build_architecture
     spec.num_classes = int(entry.kwargs.get("num_classes", _head_size(sd)))
     model = build_architecture(spec)
-    model.load_state_dict(sd, strict=True)
+    load_weights_into(model, sd, entry.name, path)
     dc = {}
     if entry.lib == "timm":
         import timm
