@@ -11,7 +11,7 @@ import torch
 
 from vitviz.models.registry import model_error
 from vitviz.core.config import ModelEntry, Params
-from vitviz.data.imagenet import DatasetLayoutError, class_list, find_layout
+from vitviz.data.imagenet import IMAGE_EXTS, DatasetLayoutError, class_list, find_layout
 
 
 @dataclass
@@ -30,8 +30,21 @@ def _torch() -> list[Check]:
                   gpus or "no CUDA device: everything runs on the CPU (the paper config needs a GPU to finish soon)")]
 
 
-def _count_files(folder: Path, suffix: str | None = None) -> int:
-    return sum(1 for _, _, files in os.walk(folder) for f in files if suffix is None or f.lower().endswith(suffix))
+def _count_files(folder: Path, suffixes: set[str] | str) -> int:
+    suffixes = {suffixes} if isinstance(suffixes, str) else suffixes
+    return sum(1 for _, _, files in os.walk(folder) for f in files if Path(f).suffix.lower() in suffixes)
+
+
+def used_splits(params: Params) -> dict[str, list[str]]:
+    """Split -> the parts of the configuration that read it (training reads train)."""
+    out: dict[str, list[str]] = {}
+    if any(e.source == "train" for e in params.models.values()):
+        out.setdefault("train", []).append("training")
+    for section in ("download_models.eval_split", "mine_exemplars.split", "mask_eval.split", "lowpass_eval.split",
+                    "token_mixing.split"):
+        a, b = section.split(".")
+        out.setdefault(getattr(getattr(params, a), b), []).append(a)
+    return out
 
 
 def _dataset(params: Params) -> list[Check]:
@@ -45,18 +58,22 @@ def _dataset(params: Params) -> list[Check]:
     except DatasetLayoutError as exc:
         return [Check("imagenet", "missing", f"{exc}. Set prepare_data.imagenet_root to your ImageNet root")]
     out = [Check("imagenet", "ok", f"{root}: {len(wnids)} classes")]
+    used = used_splits(params)
     for split in ("train", "val"):
         d = layout.data_dir / split
+        by = f" (used by {', '.join(used[split])})" if split in used else " (not used by this configuration)"
         if d.is_dir():
-            out.append(Check(f"imagenet {split}", "ok", f"{_count_files(d)} images"))
+            n = _count_files(d, IMAGE_EXTS)
+            out.append(Check(f"imagenet {split}", "ok" if n or split not in used else "missing", f"{n} images{by}"))
         else:
-            out.append(Check(f"imagenet {split}", "missing", f"{d} not found"))
+            out.append(Check(f"imagenet {split}", "missing" if split in used else "info", f"{d} not found{by}"))
     for split in ("train", "val"):
         n = sum(_count_files(a, ".xml") for a in layout.ann_dirs.get(split, []))
-        status = "ok" if n else ("warn" if split == "val" else "missing")
-        need = " (needed by mask_eval on train, as in the paper)" if split == "train" else ""
-        out.append(Check(f"boxes {split}", status, f"{n} box XMLs" if n else
-                         f"no box XMLs under Annotations/CLS-LOC/{split}/ or Annotation/{need}"))
+        needed = split == params.mask_eval.split
+        out.append(Check(f"boxes {split}", "ok" if n else ("missing" if needed else "info"),
+                         (f"{n} box XMLs" if n else f"no box XMLs under Annotations/CLS-LOC/{split}/"
+                          + (" or Annotation/" if split == "train" else ""))
+                         + (" (needed by mask_eval.split)" if needed else "")))
     return out
 
 
