@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,15 +23,35 @@ from vitviz.core.errors import CheckpointError, ModelSourceError  # noqa: F401 (
 log = logging.getLogger(__name__)
 
 
+def bound_hub_time(timeout: float) -> None:
+    """Bound huggingface_hub's metadata and download waits to `timeout` seconds (its default is 10 s per try)."""
+    import huggingface_hub.constants as c
+    t = max(1, int(round(timeout)))
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(t))
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(max(t, 10)))
+    c.HF_HUB_ETAG_TIMEOUT = int(os.environ["HF_HUB_ETAG_TIMEOUT"])
+    c.HF_HUB_DOWNLOAD_TIMEOUT = int(os.environ["HF_HUB_DOWNLOAD_TIMEOUT"])
+
+
 def hub_reachable(url: str, timeout: float) -> bool:
-    """True when a TCP connection to the URL's host opens within `timeout` seconds."""
+    """True when the URL's host answers an HTTP request within `timeout` seconds (any status counts).
+
+    A host that accepts connections but never answers (a captive portal, an intercepting proxy) is unreachable.
+    """
+    import urllib.error
+    import urllib.request
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
         return False
     u = urlparse(url)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        return False
+    req = urllib.request.Request(f"{u.scheme}://{u.netloc}/", method="HEAD")
     try:
-        with socket.create_connection((u.hostname, u.port or 443), timeout=timeout):
+        with urllib.request.urlopen(req, timeout=timeout):
             return True
-    except OSError:
+    except urllib.error.HTTPError:   # it answered
+        return True
+    except (OSError, ValueError):    # URLError, timeouts, refused, TLS failures
         return False
 
 
@@ -229,6 +248,7 @@ def _head_size(sd: dict[str, torch.Tensor]) -> int:
 def fetch(entry: ModelEntry, key: str, timeout: float = 3.0,
           cache_dir: str | Path = "~/.cache/vitviz") -> tuple[nn.Module, ModelSpec]:
     """Build the entry's pretrained model and its spec (preprocessing, classes, provenance)."""
+    bound_hub_time(timeout)
     if entry.source == "timm":
         model, info = _timm(entry, timeout)
     elif entry.source == "open_clip":
