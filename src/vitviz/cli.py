@@ -15,8 +15,12 @@ def _validate(args: argparse.Namespace) -> None:
     from vitviz.core.config import load_params
     from vitviz.models.registry import check_models
     from vitviz.core.errors import ConfigError
+    from pathlib import Path
     p = load_params(args.params)
     errors = check_models(p)
+    root = p.prepare_data.imagenet_root
+    if p.prepare_data.source == "imagenet" and root and not Path(root).expanduser().is_dir():
+        errors.append(f"prepare_data.imagenet_root: {root} is not a folder; set it to your ImageNet root")
     if errors:
         raise ConfigError(errors, args.params)
     log.info("%s is valid: %d model(s): %s", args.params, len(p.models), ", ".join(p.models))
