@@ -20,8 +20,10 @@ def test_doctor_table(tmp_path, monkeypatch, empty_caches):
                    "demo": {"source": "train", "name": "resnet10t", "preprocess": {"input_size": 32}}}})
     checks = {c.item: c for c in run_doctor(params, timeout=0.5)}
     assert checks["imagenet"].status == "ok" and checks["imagenet"].detail.endswith("2 classes")
-    assert checks["imagenet train"].detail == "4 images" and checks["imagenet val"].detail == "2 images"
-    assert checks["boxes train"].detail == "1 box XMLs" and checks["boxes val"].detail == "2 box XMLs"
+    assert checks["imagenet train"].detail.startswith("4 images (used by training")
+    assert checks["imagenet val"].detail.startswith("2 images (used by")
+    assert checks["boxes train"].detail == "1 box XMLs"
+    assert checks["boxes val"].detail == "2 box XMLs (needed by mask_eval.split)"
     assert checks["network"].status == "warn"
     assert checks["model vit"].status == "missing" and "not cached and offline" in checks["model vit"].detail
     assert "timm/vit_base_patch16_384.orig_in21k_ft_in1k" in checks["model vit"].detail

@@ -15,8 +15,12 @@ def _validate(args: argparse.Namespace) -> None:
     from vitviz.core.config import load_params
     from vitviz.models.registry import check_models
     from vitviz.core.errors import ConfigError
+    from pathlib import Path
     p = load_params(args.params)
     errors = check_models(p)
+    root = p.prepare_data.imagenet_root
+    if p.prepare_data.source == "imagenet" and root and not Path(root).expanduser().is_dir():
+        errors.append(f"prepare_data.imagenet_root: {root} is not a folder; set it to your ImageNet root")
     if errors:
         raise ConfigError(errors, args.params)
     log.info("%s is valid: %d model(s): %s", args.params, len(p.models), ", ".join(p.models))
@@ -42,13 +46,57 @@ def open_model(name: str, data: str = "data", device: str = "cpu", timeout: floa
         if (cand / "spec.json").exists():
             return load_model(cand, device, runtime)
     from vitviz.core.config import ModelEntry
+    from vitviz.core.errors import ModelSourceError
     from vitviz.models.fetch import fetch
+    from vitviz.models.registry import architecture_error
     from vitviz.models.store import LoadedModel, eval_transform
     base, _, tag = name.partition(".")
+    err = architecture_error("timm", base, tag or None, "timm")
+    if err:
+        raise ModelSourceError(f"--model {name}: not a key in {Path(data) / 'models'}, a model folder or a known "
+                               f"timm model: {err}")
     model, spec = fetch(ModelEntry(source="timm", name=base, tag=tag or None), base, timeout=timeout)
     loaded = LoadedModel(model.eval().requires_grad_(False), spec, eval_transform(spec), runtime or Runtime())
     loaded.prepare(device)
     return loaded
+
+
+VIS_FLAGS = ("steps", "copies", "lr", "tv_weight", "jitter", "seed")
+
+
+def visualize_recipe(args: argparse.Namespace) -> tuple["OptimizeConfig", str]:  # noqa: F821
+    """The optimize_features recipe for `vitviz visualize`, validated by the params schema, and where it came from.
+
+    A materialised key (data/models/<key>) takes params' optimize_features when the params file exists; a model
+    given by name or folder takes the paper's recipe. Flags override either.
+    """
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from vitviz.core.config import OptimizeConfig, load_params
+    from vitviz.core.errors import ConfigError
+    materialised = (Path(args.data) / "models" / args.model / "spec.json").exists()
+    if materialised and Path(args.params).exists():
+        base, source = load_params(args.params).optimize_features, f"{args.params}: optimize_features"
+    else:
+        base, source = OptimizeConfig(), "the paper's recipe (vitviz.paper.PAPER_RECIPE)"
+    flags = {k: getattr(args, k) for k in VIS_FLAGS if getattr(args, k) is not None}
+    if flags:
+        source += " with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in flags.items())
+    data = {**json.loads(base.model_dump_json()), **flags}
+    if base.per_model.get(args.model) is not None:    # a flag beats the per-model override it names
+        over = data["per_model"][args.model]
+        for k in ("lr", "tv_weight", "jitter"):
+            if k in flags:
+                over[k] = None
+    try:
+        return OptimizeConfig.model_validate_json(json.dumps(data)), source
+    except ValidationError as exc:
+        lines = [f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors()
+                 if e["loc"] and e["loc"][0] in VIS_FLAGS] or [str(exc).splitlines()[0]]
+        raise ConfigError(lines, "vitviz visualize") from None
 
 
 def _visualize(args: argparse.Namespace) -> None:
@@ -57,29 +105,23 @@ def _visualize(args: argparse.Namespace) -> None:
 
     from PIL import Image
 
-    from vitviz.core.config import OptimizeConfig, load_params
+    from vitviz.core.config import load_params
     from vitviz.core.runtime import Runtime
     from vitviz.visualization.store import image_name
     from vitviz.visualization.optimize import Target, model_recipe, visualize
     from vitviz.core.distributed import local_device
-    if Path(args.params).exists():
-        params = load_params(args.params)
-        cfg, runtime = params.optimize_features, params.speed
-    else:
-        cfg, runtime = OptimizeConfig(), Runtime()
+    cfg, source = visualize_recipe(args)
+    runtime = load_params(args.params).speed if Path(args.params).exists() else Runtime()
     device = local_device(args.device or cfg.device)
     if args.precision:
         runtime = dataclasses.replace(runtime, precision=args.precision)
     loaded = open_model(args.model, args.data, device, runtime=runtime)
     settings, _ = model_recipe(cfg, loaded.key)
-    for k in ("steps", "lr", "tv_weight"):
-        if getattr(args, k) is not None:
-            setattr(settings, k, getattr(args, k))
-    for k in ("copies", "jitter"):
-        if getattr(args, k) is not None:
-            setattr(settings.augment, k, getattr(args, k))
-    results = visualize(loaded, [Target(args.site, f) for f in args.feature], settings,
-                        seed=cfg.seed if args.seed is None else args.seed, device=device)
+    a = settings.augment
+    print(f"recipe: {source}\n  steps {settings.steps}, copies {a.copies}, lr {settings.lr}, betas "
+          f"{tuple(settings.betas)}, tv_weight {settings.tv_weight}, jitter {a.jitter}, noise_std {a.noise_std}, "
+          f"reduce {settings.reduce}, seed {cfg.seed}")   # the recipe used is part of the command's output
+    results = visualize(loaded, [Target(args.site, f) for f in args.feature], settings, seed=cfg.seed, device=device)
     out = Path(args.output)
     for r in results:
         path = out if len(results) == 1 and out.suffix else out / image_name(r.site, r.feature)
@@ -128,7 +170,9 @@ def main(argv: list[str] | None = None) -> None:
     z.add_argument("--site", required=True, help="e.g. blocks.3.ffn, blocks.0.attn.k")
     z.add_argument("--feature", required=True, type=int, nargs="+")
     z.add_argument("-o", "--output", required=True, help="a .png for one feature, else a folder")
-    z.add_argument("--params", default="params.yaml", help="recipe from its optimize_features section if it exists")
+    z.add_argument("--params", default="params.yaml",
+                   help="for a key in data/models: recipe from its optimize_features section if it exists; "
+                        "a model given by name gets the paper's recipe")
     z.add_argument("--data", default="data")
     z.add_argument("--steps", type=int)
     z.add_argument("--copies", type=int)

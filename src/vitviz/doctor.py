@@ -11,7 +11,7 @@ import torch
 
 from vitviz.models.registry import model_error
 from vitviz.core.config import ModelEntry, Params
-from vitviz.data.imagenet import DatasetLayoutError, class_list, find_layout
+from vitviz.data.imagenet import IMAGE_EXTS, DatasetLayoutError, class_list, find_layout
 
 
 @dataclass
@@ -30,8 +30,21 @@ def _torch() -> list[Check]:
                   gpus or "no CUDA device: everything runs on the CPU (the paper config needs a GPU to finish soon)")]
 
 
-def _count_files(folder: Path, suffix: str | None = None) -> int:
-    return sum(1 for _, _, files in os.walk(folder) for f in files if suffix is None or f.lower().endswith(suffix))
+def _count_files(folder: Path, suffixes: set[str] | str) -> int:
+    suffixes = {suffixes} if isinstance(suffixes, str) else suffixes
+    return sum(1 for _, _, files in os.walk(folder) for f in files if Path(f).suffix.lower() in suffixes)
+
+
+def used_splits(params: Params) -> dict[str, list[str]]:
+    """Split -> the parts of the configuration that read it (training reads train)."""
+    out: dict[str, list[str]] = {}
+    if any(e.source == "train" for e in params.models.values()):
+        out.setdefault("train", []).append("training")
+    for section in ("download_models.eval_split", "mine_exemplars.split", "mask_eval.split", "lowpass_eval.split",
+                    "token_mixing.split"):
+        a, b = section.split(".")
+        out.setdefault(getattr(getattr(params, a), b), []).append(a)
+    return out
 
 
 def _dataset(params: Params) -> list[Check]:
@@ -45,18 +58,22 @@ def _dataset(params: Params) -> list[Check]:
     except DatasetLayoutError as exc:
         return [Check("imagenet", "missing", f"{exc}. Set prepare_data.imagenet_root to your ImageNet root")]
     out = [Check("imagenet", "ok", f"{root}: {len(wnids)} classes")]
+    used = used_splits(params)
     for split in ("train", "val"):
         d = layout.data_dir / split
+        by = f" (used by {', '.join(used[split])})" if split in used else " (not used by this configuration)"
         if d.is_dir():
-            out.append(Check(f"imagenet {split}", "ok", f"{_count_files(d)} images"))
+            n = _count_files(d, IMAGE_EXTS)
+            out.append(Check(f"imagenet {split}", "ok" if n or split not in used else "missing", f"{n} images{by}"))
         else:
-            out.append(Check(f"imagenet {split}", "missing", f"{d} not found"))
+            out.append(Check(f"imagenet {split}", "missing" if split in used else "info", f"{d} not found{by}"))
     for split in ("train", "val"):
         n = sum(_count_files(a, ".xml") for a in layout.ann_dirs.get(split, []))
-        status = "ok" if n else ("warn" if split == "val" else "missing")
-        need = " (needed by mask_eval on train, as in the paper)" if split == "train" else ""
-        out.append(Check(f"boxes {split}", status, f"{n} box XMLs" if n else
-                         f"no box XMLs under Annotations/CLS-LOC/{split}/ or Annotation/{need}"))
+        needed = split == params.mask_eval.split
+        out.append(Check(f"boxes {split}", "ok" if n else ("missing" if needed else "info"),
+                         (f"{n} box XMLs" if n else f"no box XMLs under Annotations/CLS-LOC/{split}/"
+                          + (" or Annotation/" if split == "train" else ""))
+                         + (" (needed by mask_eval.split)" if needed else "")))
     return out
 
 
@@ -94,21 +111,60 @@ def _cached(entry: ModelEntry) -> tuple[bool, str]:
     return True, ""
 
 
+def _meta_model(entry: ModelEntry) -> torch.nn.Module:
+    """The entry's architecture on the meta device (shapes only, no memory, no weights)."""
+    with torch.device("meta"):
+        if entry.lib == "timm":
+            import timm
+            return timm.create_model(entry.name, pretrained=False, **entry.kwargs)
+        if entry.lib == "torchvision":
+            import torchvision
+            return torchvision.models.get_model(entry.name, weights=None, **entry.kwargs)
+        import open_clip
+        return open_clip.create_model(entry.name, pretrained=None, **entry.kwargs)
+
+
 def _param_count(entry: ModelEntry) -> int:
     try:
-        with torch.device("meta"):
-            if entry.lib == "timm":
-                import timm
-                m = timm.create_model(entry.name, pretrained=False, **entry.kwargs)
-            elif entry.lib == "torchvision":
-                import torchvision
-                m = torchvision.models.get_model(entry.name, weights=None, **entry.kwargs)
-            else:
-                import open_clip
-                m = open_clip.create_model(entry.name, pretrained=None, **entry.kwargs)
-        return sum(p.numel() for p in m.parameters())
+        return sum(p.numel() for p in _meta_model(entry).parameters())
     except Exception:  # an estimate only
         return 0
+
+
+def _with_head(entry: ModelEntry, shapes: dict[str, list[int]]) -> ModelEntry:
+    """The entry with num_classes from the file's classifier head, as fetching a file does."""
+    heads = ("head.weight", "fc.weight", "classifier.weight", "classifier.1.weight", "head.fc.weight")
+    n = next((shapes[k][0] for k in heads if k in shapes), None)
+    if entry.lib == "open_clip" or n is None or "num_classes" in entry.kwargs:
+        return entry
+    return entry.model_copy(update={"kwargs": {**entry.kwargs, "num_classes": int(n)}})
+
+
+def weights_fit(key: str, entry: ModelEntry, data_dir: str | Path = "data") -> Check | None:
+    """Check, from safetensors headers alone, that the entry's weights file (and the materialised weights, if
+    any) fit the architecture built on the meta device; None when there is no such file."""
+    from vitviz.core.errors import CheckpointError
+    from vitviz.models.spec import WEIGHTS_FILE, ModelSpec
+    from vitviz.models.store import build_architecture, fit_error, weight_shapes
+    files = []
+    if entry.file and entry.file.endswith(".safetensors") and Path(entry.file).expanduser().is_file() \
+            and not entry.convert:
+        files.append((Path(entry.file).expanduser(), lambda shapes: _meta_model(_with_head(entry, shapes))))
+    mat = Path(data_dir) / "models" / key
+    if (mat / WEIGHTS_FILE).is_file() and (mat / "spec.json").is_file():
+        def built(shapes):
+            with torch.device("meta"):
+                return build_architecture(ModelSpec.read(mat))
+        files.append((mat / WEIGHTS_FILE, built))
+    for path, build in files:
+        try:
+            shapes = weight_shapes(path)
+            err = fit_error(build(shapes), shapes, entry.name, path)
+        except CheckpointError as exc:
+            err = str(exc)
+        if err:
+            return Check(f"weights {key}", "missing", err)
+    return Check(f"weights {key}", "ok", f"{len(files)} safetensors header(s) fit {entry.name}") if files else None
 
 
 def _models(params: Params, timeout: float) -> tuple[list[Check], int]:
@@ -123,6 +179,8 @@ def _models(params: Params, timeout: float) -> tuple[list[Check], int]:
             out.append(Check(f"model {key}", "missing", err))
             continue
         weight_bytes += 4 * _param_count(e)
+        if (fit := weights_fit(key, e)) is not None:
+            out.append(fit)
         label = f"{e.lib}:{e.name}" + (f" ({e.tag})" if e.tag else "")
         if e.source == "train":
             out.append(Check(f"model {key}", "ok", f"{e.lib}:{e.name}, trained by the pipeline"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -320,9 +321,14 @@ MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_e
                   "atlas")
 
 
+LAUNCHER_PATTERN = r"^(python3?|torchrun( +--[a-z][a-z_-]*(=[A-Za-z0-9_.:/-]+)?)*)$"
+
+
 class Params(Strict):
     """All parameters of the pipeline, one section per stage."""
-    launcher: str = Field("python", description="how dataset-pass stages start: python, or torchrun --nproc_per_node=N")
+    launcher: str = Field("python", json_schema_extra={"pattern": LAUNCHER_PATTERN},
+                          description="how dataset-pass stages start: python, or torchrun --nproc_per_node=N "
+                                      "(with --flag or --flag=value options only: it reaches a shell command)")
     prepare_data: PrepareDataConfig = Field(default_factory=PrepareDataConfig)
     models: dict[str, ModelEntry] = Field(default_factory=dict, description="the model zoo, by model key")
     download_models: ObtainConfig = Field(default_factory=ObtainConfig)
@@ -337,11 +343,20 @@ class Params(Strict):
     speed: Runtime = Field(default_factory=Runtime, description="fast paths of every dataset pass and of feature "
                                                                 "optimisation; each one can be switched off")
 
+    @field_validator("launcher")
+    @classmethod
+    def _launcher(cls, v: str) -> str:
+        if not re.fullmatch(LAUNCHER_PATTERN, v):
+            raise PydanticCustomError("launcher", "{v} is not allowed (it reaches a shell command); use python, or "
+                                      "torchrun --nproc_per_node=N with more --flag or --flag=value options",
+                                      {"v": repr(v)})
+        return v
+
     @model_validator(mode="after")
     def _cross_section(self) -> Params:
         errors: list[tuple[tuple, str]] = []
         for name in self.models:
-            if not name.replace("_", "").replace("-", "").isalnum():
+            if not (name.isascii() and name.replace("_", "").replace("-", "").isalnum()):
                 errors.append((("models", name), "a model key may hold only letters, digits, '_' and '-'"))
         if not self.models:
             errors.append((("models",), "at least one model is needed"))

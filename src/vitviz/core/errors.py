@@ -20,6 +20,14 @@ class ImageDecodeError(OSError):
     """An image file that cannot be decoded."""
 
 
+class AnnotationError(ValueError):
+    """A box annotation file that cannot be read; the message names the file and the reason."""
+
+
+class CheckpointError(RuntimeError):
+    """A weights file that is unreadable or does not fit the architecture; the message names the file."""
+
+
 class ModelSourceError(RuntimeError):
     """A model that cannot be fetched, with what to do about it."""
 
@@ -31,4 +39,4 @@ class SiteError(KeyError):
         return str(self.args[0])
 
 
-USER_ERRORS = (ConfigError, DatasetLayoutError, ImageDecodeError, ModelSourceError, SiteError, FileNotFoundError)
+USER_ERRORS = (ConfigError, AnnotationError, CheckpointError, DatasetLayoutError, ImageDecodeError, ModelSourceError, SiteError, FileNotFoundError)

@@ -46,6 +46,9 @@ def run(main: Callable[[], dict | None], stage: str | None = None, runs_dir: str
     from the stage's outputs.
     """
     setup_logging()
+    if stage and main_process():   # what killed runs left behind; the temporaries never sit inside outputs
+        from vitviz.core.atomic import TMP_DIR, clean_tmp
+        clean_tmp(Path(TMP_DIR))
     t0 = time.perf_counter()
     try:
         facts = main()

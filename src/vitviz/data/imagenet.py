@@ -12,6 +12,8 @@ import csv
 import json
 import logging
 import os
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +21,16 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+import numpy as np
+
 from vitviz.data.voc import read_voc_objects, true_class_boxes
-from vitviz.core.errors import DatasetLayoutError, ImageDecodeError  # noqa: F401 (re-exported)
+from vitviz.core.errors import AnnotationError, DatasetLayoutError, ImageDecodeError  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTS = {".jpeg", ".jpg", ".png", ".bmp", ".webp"}
+WNID = re.compile(r"n\d+")
+MAX_WARNINGS = 20   # per kind of fault and split; the rest are counted only
 EXPECTED = ("expected <root>/[ILSVRC/]Data/CLS-LOC/{train,val} (Kaggle layout) "
             "or <root>/{train,val}/<wnid>/ (class folders)")
 
@@ -88,12 +94,21 @@ def _read_solution_labels(path: Path) -> dict[str, str]:
                 if row.get("PredictionString", "").strip()}
 
 
-def _walk_images(folder: Path) -> list[Path]:
+def _walk_images(folder: Path, counts: Counter | None = None) -> list[Path]:
+    """Image files under `folder` in sorted order; other files are counted as "non_image_files"."""
     out = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
-        out.extend(Path(dirpath) / f for f in sorted(filenames) if Path(f).suffix.lower() in IMAGE_EXTS)
+        for f in sorted(filenames):
+            if Path(f).suffix.lower() in IMAGE_EXTS:
+                out.append(Path(dirpath) / f)
+            elif counts is not None and not f.startswith("."):
+                counts["non_image_files"] += 1
     return out
+
+
+def _has_image(folder: Path) -> bool:
+    return any(Path(f).suffix.lower() in IMAGE_EXTS for _, _, files in os.walk(folder) for f in files)
 
 
 def _xml_index(dirs: list[Path]) -> dict[str, Path]:
@@ -106,23 +121,53 @@ def _xml_index(dirs: list[Path]) -> dict[str, Path]:
     return out
 
 
-def class_list(layout: Layout) -> list[str]:
-    """Sorted wnids of the dataset (torchvision ImageFolder order)."""
+def class_list(layout: Layout, empty: list[str] | None = None) -> list[str]:
+    """Sorted wnids of the dataset (torchvision ImageFolder order).
+
+    Class folders without an image are left out with a warning (their names go to `empty`); folders that are
+    not named by WordNet ids raise a one-line DatasetLayoutError.
+    """
     for split in ("train", "val"):
         d = layout.data_dir / split
         if d.is_dir():
             subdirs = sorted(p.name for p in d.iterdir() if p.is_dir())
             if subdirs:
-                return subdirs
+                bad = [n for n in subdirs if not WNID.fullmatch(n)]
+                if bad:
+                    raise DatasetLayoutError(
+                        f"{d}: {len(bad)} class folder(s) not named by WordNet ids ({', '.join(map(repr, bad[:3]))}"
+                        f"{', ...' if len(bad) > 3 else ''}); rename them to their wnids (n01440764, ...) as "
+                        "LOC_synset_mapping.txt lists them, so that labels match the models' classes")
+                kept = [n for n in subdirs if _has_image(d / n)]
+                for n in sorted(set(subdirs) - set(kept)):
+                    log.warning("%s: empty class folder, left out of the classes", d / n)
+                    if empty is not None:
+                        empty.append(n)
+                if kept:
+                    return kept
     if layout.synset_mapping:
         return sorted(read_synset_mapping(layout.synset_mapping))
     raise DatasetLayoutError(f"{layout.root}: no class folders and no LOC_synset_mapping.txt; {EXPECTED}")
 
 
-def scan_split(layout: Layout, split: str, wnids: list[str]) -> pd.DataFrame:
-    """One row per image of `split`: path (relative to the root), label, wnid, annotated, boxes (JSON)."""
+def _warn(counts: Counter, kind: str, split: str, msg: str) -> None:
+    counts[kind] += 1
+    if counts[kind] <= MAX_WARNINGS:
+        log.warning("%s: skipped: %s", split, msg)
+    elif counts[kind] == MAX_WARNINGS + 1:
+        log.warning("%s: more %s; counted in the index metadata only", split, kind.replace("_", " "))
+
+
+def scan_split(layout: Layout, split: str, wnids: list[str], counts: Counter | None = None) -> pd.DataFrame:
+    """One row per image of `split`: path (relative to the root), label, wnid, annotated, boxes (JSON).
+
+    Faults are skipped, logged and counted into `counts`: "xml_unreadable" (the image stays, without boxes),
+    "xml_without_true_box" (readable, but no box of the image's class: it does not count as with a true box),
+    "box_inverted", "box_clipped", "box_empty" (see voc.clean_box), "unlabeled", "non_image_files".
+    """
+    counts = counts if counts is not None else Counter()
     d = layout.split_dir(split)
-    files = _walk_images(d)
+    files = _walk_images(d, counts)
     if not files:
         raise DatasetLayoutError(f"{d}: no images in split '{split}'; {EXPECTED}")
     label_of = {w: i for i, w in enumerate(wnids)}
@@ -138,17 +183,37 @@ def scan_split(layout: Layout, split: str, wnids: list[str]) -> pd.DataFrame:
                 flat_labels = _read_solution_labels(layout.solutions[split]) if split in layout.solutions else {}
             w = flat_labels.get(stem)
             if w is None and stem in xmls:
-                objs = read_voc_objects(xmls[stem])
+                try:
+                    objs = read_voc_objects(xmls[stem])
+                except AnnotationError:
+                    objs = []
                 w = objs[0].name if objs else None
         if w not in label_of:
             unlabeled += 1
             continue
         xml = xmls.get(stem)
-        boxes = [b.as_list() for b in true_class_boxes(xml, w)] if xml else []
+        boxes = []
+        if xml is not None:
+            try:
+                boxes = [b.as_list() for b in true_class_boxes(xml, w, counts)]
+            except AnnotationError as exc:
+                _warn(counts, "xml_unreadable", split, str(exc))
+                xml = None
+            else:
+                if not boxes:
+                    counts["xml_without_true_box"] += 1
         rows.append({"path": p.relative_to(layout.root).as_posix(), "label": label_of[w], "wnid": w,
                      "annotated": xml is not None, "boxes": json.dumps(boxes)})
     if unlabeled:
+        counts["unlabeled"] += unlabeled
         log.warning("%s: %d images without a known label were skipped", split, unlabeled)
+    for kind in ("box_inverted", "box_clipped", "box_empty"):
+        if counts[kind]:
+            log.warning("%s: %d %s (%s)", split, counts[kind], kind.replace("_", " "),
+                        {"box_inverted": "corners put in order", "box_clipped": "clipped to the image",
+                         "box_empty": "no area left, dropped"}[kind])
+    if counts["non_image_files"]:
+        log.warning("%s: %d files that are not images were ignored", split, counts["non_image_files"])
     if not rows:
         raise DatasetLayoutError(f"{d}: no labelled images in split '{split}'; flat val folders need "
                                  "LOC_val_solution.csv or box XMLs beside the layout")
@@ -158,7 +223,8 @@ def scan_split(layout: Layout, split: str, wnids: list[str]) -> pd.DataFrame:
 def build_index(root: str | Path, out_dir: str | Path, root_ref: str | None = None) -> dict:
     """Index `root` into `out_dir` (classes.csv, train.csv, val.csv, meta.json); return the meta."""
     layout = find_layout(root)
-    wnids = class_list(layout)
+    empty: list[str] = []
+    wnids = class_list(layout, empty)
     names = read_synset_mapping(layout.synset_mapping) if layout.synset_mapping else {}
     if not names:
         try:
@@ -171,15 +237,18 @@ def build_index(root: str | Path, out_dir: str | Path, root_ref: str | None = No
     out_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"label": range(len(wnids)), "wnid": wnids,
                   "name": [names.get(w, w) for w in wnids]}).to_csv(out_dir / "classes.csv", index=False)
-    counts = {}
+    counts, skipped = {}, {}
     for split in ("train", "val"):
         if (layout.data_dir / split).is_dir():
-            df = scan_split(layout, split, wnids)
+            faults: Counter = Counter()
+            df = scan_split(layout, split, wnids, faults)
             df.to_csv(out_dir / f"{split}.csv", index=False)
             counts[split] = {"images": len(df), "annotated": int(df["annotated"].sum()),
                              "with_true_box": int((df["boxes"] != "[]").sum())}
+            skipped[split] = {k: int(v) for k, v in sorted(faults.items()) if v}
     meta = {"root": root_ref if root_ref is not None else str(Path(root).resolve()),
-            "classes": len(wnids), "splits": counts}
+            "classes": len(wnids), "splits": counts,
+            "faults": {"empty_class_folders": empty, **skipped}}
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -226,11 +295,32 @@ def read_index(index_dir: str | Path) -> DatasetIndex:
     return DatasetIndex(root, pd.read_csv(index_dir / "classes.csv", keep_default_na=False), splits)
 
 
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode.startswith("I"):   # 16-bit (and 32-bit integer) grayscale: scale to 8 bits, PIL would clip at 255
+        a = np.asarray(im).astype(np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
+        im = Image.fromarray((a.clip(0, top) * (255.0 / top) + 0.5).astype(np.uint8), "L")
+    elif im.mode == "F":          # float grayscale: taken as [0, 1]
+        im = Image.fromarray((np.asarray(im).clip(0, 1) * 255 + 0.5).astype(np.uint8), "L")
+    return im.convert("RGB")
+
+
 def load_rgb(path: str | Path) -> Image.Image:
-    """Decode any image file (CMYK, grayscale, palette, PNG named .JPEG) as an RGB PIL image."""
+    """Decode any image file (CMYK, grayscale, 16-bit, palette, PNG named .JPEG) as an RGB PIL image."""
     try:
         with Image.open(path) as im:
             im.load()
-            return im.convert("RGB")
+            return _to_rgb(im)
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"{path}: cannot decode image ({exc})") from exc
+
+
+def try_load_rgb(path: str | Path, skipped: Counter | None = None) -> Image.Image | None:
+    """`load_rgb`, or None for an undecodable file (logged, and counted as skipped["undecodable"])."""
+    try:
+        return load_rgb(path)
+    except ImageDecodeError as exc:
+        log.warning("skipped: %s", exc)
+        if skipped is not None:
+            skipped["undecodable"] += 1
+        return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -18,21 +17,41 @@ from torch import nn
 
 from vitviz.core.config import ModelEntry
 from vitviz.models.spec import ModelSpec
-from vitviz.models.store import detect_kind, sha256_file
-from vitviz.core.errors import ModelSourceError  # noqa: F401 (re-exported)
+from vitviz.models.store import detect_kind, load_weights_into, sha256_file
+from vitviz.core.errors import CheckpointError, ModelSourceError  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 
+def bound_hub_time(timeout: float) -> None:
+    """Bound huggingface_hub's metadata and download waits to `timeout` seconds (its default is 10 s per try)."""
+    import huggingface_hub.constants as c
+    t = max(1, int(round(timeout)))
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", str(t))
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(max(t, 10)))
+    c.HF_HUB_ETAG_TIMEOUT = int(os.environ["HF_HUB_ETAG_TIMEOUT"])
+    c.HF_HUB_DOWNLOAD_TIMEOUT = int(os.environ["HF_HUB_DOWNLOAD_TIMEOUT"])
+
+
 def hub_reachable(url: str, timeout: float) -> bool:
-    """True when a TCP connection to the URL's host opens within `timeout` seconds."""
+    """True when the URL's host answers an HTTP request within `timeout` seconds (any status counts).
+
+    A host that accepts connections but never answers (a captive portal, an intercepting proxy) is unreachable.
+    """
+    import urllib.error
+    import urllib.request
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
         return False
     u = urlparse(url)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        return False
+    req = urllib.request.Request(f"{u.scheme}://{u.netloc}/", method="HEAD")
     try:
-        with socket.create_connection((u.hostname, u.port or 443), timeout=timeout):
+        with urllib.request.urlopen(req, timeout=timeout):
             return True
-    except OSError:
+    except urllib.error.HTTPError:   # it answered
+        return True
+    except (OSError, ValueError):    # URLError, timeouts, refused, TLS failures
         return False
 
 
@@ -87,14 +106,8 @@ def _imagenet_classes(num_classes: int, model: nn.Module | None = None) -> tuple
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        import safetensors.torch
-        return safetensors.torch.load_file(str(path))
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    for k in ("state_dict", "model", "module"):
-        if isinstance(sd, dict) and k in sd and isinstance(sd[k], dict):
-            sd = sd[k]
-    return sd
+    from vitviz.models.store import read_weights
+    return read_weights(path)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -126,7 +139,17 @@ def _timm(entry: ModelEntry, timeout: float) -> tuple[nn.Module, dict[str, Any]]
         overlay = {"file": str(local)}
         if local.suffix == ".npz":
             overlay["custom_load"] = True
-    model = timm.create_model(full, pretrained=True, pretrained_cfg_overlay=overlay or None, **entry.kwargs)
+    try:
+        model = timm.create_model(full, pretrained=True, pretrained_cfg_overlay=overlay or None, **entry.kwargs)
+    except Exception as exc:
+        if local is None or local.suffix == ".npz":
+            raise
+        from vitviz.models.store import fit_error
+        sd = _load_state_dict(local)     # an unreadable file raises its own one line here
+        err = fit_error(timm.create_model(full, pretrained=False, **entry.kwargs), {k: list(v.shape) for k, v in
+                                                                                      sd.items()}, full, local)
+        raise CheckpointError(err or f"{local}: timm cannot load it ({str(exc).strip().splitlines()[0][:160]})"
+                              ) from exc
     dc = timm.data.resolve_model_data_config(model)
     return model, {"data_config": dc, "source_file": str(local) if local else None}
 
@@ -170,7 +193,7 @@ def _torchvision(entry: ModelEntry, timeout: float) -> tuple[nn.Module, dict[str
     if local is not None:
         num_classes = len(weights.meta["categories"])
         model = torchvision.models.get_model(entry.name, weights=None, num_classes=num_classes, **entry.kwargs)
-        model.load_state_dict(_load_state_dict(local), strict=True)
+        load_weights_into(model, _load_state_dict(local), entry.name, local)
     else:
         cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
         if not cached.exists() and not hub_reachable(weights.url, timeout):
@@ -207,7 +230,7 @@ def _checkpoint(entry: ModelEntry, timeout: float, cache_dir: Path) -> tuple[nn.
     from vitviz.models.store import build_architecture
     spec.num_classes = int(entry.kwargs.get("num_classes", _head_size(sd)))
     model = build_architecture(spec)
-    model.load_state_dict(sd, strict=True)
+    load_weights_into(model, sd, entry.name, path)
     dc = {}
     if entry.lib == "timm":
         import timm
@@ -225,6 +248,7 @@ def _head_size(sd: dict[str, torch.Tensor]) -> int:
 def fetch(entry: ModelEntry, key: str, timeout: float = 3.0,
           cache_dir: str | Path = "~/.cache/vitviz") -> tuple[nn.Module, ModelSpec]:
     """Build the entry's pretrained model and its spec (preprocessing, classes, provenance)."""
+    bound_hub_time(timeout)
     if entry.source == "timm":
         model, info = _timm(entry, timeout)
     elif entry.source == "open_clip":

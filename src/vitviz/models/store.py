@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from vitviz.models.spec import SPEC_FILE, WEIGHTS_FILE, ModelSpec
+from vitviz.core.errors import CheckpointError
 from vitviz.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,65 @@ def build_architecture(spec: ModelSpec) -> nn.Module:
         import open_clip
         return open_clip.create_model(spec.name, pretrained=None, **spec.kwargs)
     raise ValueError(f"unknown library {spec.library!r} in spec of {spec.key!r}")
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict of a .safetensors or torch checkpoint; an unreadable file raises a one-line CheckpointError."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            return safetensors.torch.load_file(str(path))
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # safetensors, pickle and zip errors have no common base
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        if "Weights only load failed" in first or "pickle" in first.lower():
+            first = "unpickling failed: not a torch checkpoint, or one that holds more than tensors"
+        raise CheckpointError(f"{path}: not a readable {'safetensors' if path.suffix == '.safetensors' else 'torch'} "
+                              f"checkpoint ({first}); the file is truncated or of another format: fetch it again "
+                              "or fix `file:`") from exc
+    for k in ("state_dict", "model", "module"):
+        if isinstance(sd, dict) and k in sd and isinstance(sd[k], dict):
+            sd = sd[k]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{path}: holds no state dict of tensors; fix `file:`")
+    return sd
+
+
+def weight_shapes(path: str | Path) -> dict[str, list[int]]:
+    """Tensor shapes of a .safetensors file from its header alone (no weights are read)."""
+    try:
+        with safetensors.safe_open(str(path), "pt") as f:
+            return {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({str(exc).strip()[:160]}); "
+                              "the file is truncated or of another format: fetch it again") from exc
+
+
+def fit_error(model: nn.Module, shapes: dict[str, list[int]], name: str, path: str | Path) -> str | None:
+    """None when tensors of `shapes` fit `model` exactly, else one line that names the file and the first misfit."""
+    want = {k: list(v.shape) for k, v in model.state_dict().items()}
+    differ = [k for k in want if k in shapes and shapes[k] != want[k]]
+    missing = [k for k in want if k not in shapes]
+    extra = [k for k in shapes if k not in want]
+    if not (differ or missing or extra):
+        return None
+    parts = []
+    if differ:
+        k = differ[0]
+        parts.append(f"{len(differ)} tensors differ in shape, first {k} {shapes[k]} vs {want[k]}")
+    if missing:
+        parts.append(f"{len(missing)} missing, first {missing[0]}")
+    if extra:
+        parts.append(f"{len(extra)} unexpected, first {extra[0]}")
+    return f"{path}: weights do not fit {name}: {'; '.join(parts)}; is `name` (or `convert`) right?"
+
+
+def load_weights_into(model: nn.Module, sd: dict[str, torch.Tensor], name: str, path: str | Path) -> None:
+    """Load a state dict strictly; a misfit raises one CheckpointError line instead of torch's list."""
+    err = fit_error(model, {k: list(v.shape) for k, v in sd.items()}, name, path)
+    if err:
+        raise CheckpointError(err)
+    model.load_state_dict(sd, strict=True)
 
 
 def eval_transform(spec: ModelSpec, normalize: bool = True) -> Callable:
@@ -120,7 +180,12 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu", runtim
     if not weights.exists():
         raise FileNotFoundError(f"{weights}: weights missing; run the download_models stage for {spec.key!r}")
     model = build_architecture(spec)
-    missing, unexpected = safetensors.torch.load_model(model, str(weights), strict=True)
+    shapes = weight_shapes(weights)   # a truncated file fails here, with its name
+    try:
+        safetensors.torch.load_model(model, str(weights), strict=True)   # handles tensors shared by two names
+    except Exception as exc:
+        raise CheckpointError(fit_error(model, shapes, spec.name, weights) or
+                              f"{weights}: cannot load ({str(exc).strip().splitlines()[0][:160]})") from exc
     loaded = LoadedModel(model.eval().requires_grad_(False), spec, eval_transform(spec), runtime or Runtime())
     loaded.prepare(device)
     return loaded

@@ -15,6 +15,7 @@ from vitviz.report.exemplars_section import exemplars_section
 from vitviz.report.features_section import features_section
 from vitviz.report.plot_data import write_plot_data
 from vitviz.report.robustness_section import robustness_section
+from vitviz.report.skips_section import skips_section
 from vitviz.report.token_mixing_section import token_mixing_section
 from vitviz.report.sections import dataset_section, models_section, provenance_section
 
@@ -49,6 +50,7 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
             token_mixing_section(params, data_dir, tmp, metrics),
             robustness_section(params, index, data_dir, tmp, metrics),
             atlas_section(params),
+            skips_section(params, data_dir, metrics),
         ]
         sections = [s for s in sections if s is not None]
         title = params.report.title

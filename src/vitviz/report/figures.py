@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from vitviz.data.imagenet import DatasetIndex, load_rgb  # noqa: E402
+from vitviz.data.imagenet import DatasetIndex, try_load_rgb  # noqa: E402
 
 
 def save(fig, path: Path, dpi: int = 100) -> None:
@@ -22,23 +22,29 @@ def save(fig, path: Path, dpi: int = 100) -> None:
 
 
 def sample_grid(index: DatasetIndex, split: str, per_class: int, path: Path, max_classes: int = 16) -> None:
-    """A grid of images, one row per class, with the true-class boxes drawn."""
+    """A grid of images, one row per class, with the true-class boxes drawn; undecodable files are passed over."""
     df = index.split(split)
     classes = list(range(min(len(index.wnids), max_classes)))
     fig, axes = plt.subplots(len(classes), per_class, figsize=(1.1 * per_class + 2.2, 1.1 * len(classes)),
                              squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.08})
     for r, k in enumerate(classes):
         rows = df[df["label"] == k]
-        rows = pd.concat([rows[rows["boxes"] != "[]"], rows[rows["boxes"] == "[]"]]).head(per_class)
+        rows = pd.concat([rows[rows["boxes"] != "[]"], rows[rows["boxes"] == "[]"]])
+        shown = []
+        for row in rows.itertuples():
+            if len(shown) == per_class:
+                break
+            if (img := try_load_rgb(index.image_path(row.path))) is not None:
+                shown.append((img, row.boxes))
         for c in range(per_class):
             ax = axes[r][c]
             ax.set_xticks([]), ax.set_yticks([])
-            if c >= len(rows):
+            if c >= len(shown):
                 ax.axis("off")
                 continue
-            row = rows.iloc[c]
-            ax.imshow(load_rgb(index.image_path(row["path"])))
-            for x0, y0, x1, y1 in json.loads(row["boxes"]):
+            img, boxes = shown[c]
+            ax.imshow(img)
+            for x0, y0, x1, y1 in json.loads(boxes):
                 ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5, ec="#00e000"))
             if c == 0:
                 ax.set_ylabel(str(index.names[k]).split(",")[0], rotation=0, ha="right", va="center", fontsize=8)

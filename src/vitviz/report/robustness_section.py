@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from vitviz.core.config import Params
-from vitviz.data.imagenet import DatasetIndex, load_rgb
+from vitviz.data.imagenet import DatasetIndex, try_load_rgb
 from vitviz.evaluation.masking import VARIANTS, MaskedViews, fill_value
 from vitviz.models.spec import ModelSpec
 from vitviz.paper import MASKING, MASKING_NOTE
@@ -46,10 +46,14 @@ def _example(params: Params, index: DatasetIndex, data_dir: Path, out: Path) -> 
     rows = [i for i, b in enumerate(index.boxes(cfg.split)) if b]
     if not rows:
         return None
-    r = rows[min(cfg.example, len(rows) - 1)]
+    rows = rows[min(cfg.example, len(rows) - 1):] + rows[:min(cfg.example, len(rows) - 1)]
+    r, pil = next(((r, im) for r in rows if (im := try_load_rgb(index.image_path(df["path"].iloc[r]))) is not None),
+                  (None, None))   # the first decodable image from the requested one on
+    if pil is None:
+        return None
     spec = ModelSpec.read(data_dir / "models" / key)
     t = eval_transform(spec, normalize=False)
-    img = torch.from_numpy(np.array(load_rgb(index.image_path(df["path"].iloc[r]))))
+    img = torch.from_numpy(np.array(pil))
     views = MaskedViews(index.boxes(cfg.split), fill_value(cfg.fill, spec.mean))(img, r)
     fig, axes = plt.subplots(1, 3, figsize=(6, 2.3))
     for ax, v, view in zip(axes, VARIANTS, views):
