@@ -34,6 +34,7 @@ def pass_outputs(params: Params, data_dir: Path) -> list[tuple[str, str, Path]]:
     out += [("mine_exemplars", k, data_dir / "exemplars" / k / "meta.json") for k in params.mine_exemplars.models]
     out += [("mask_eval", k, data_dir / "mask_eval" / f"{k}.json") for k in params.mask_eval.models]
     out += [("lowpass_eval", k, data_dir / "lowpass_eval" / f"{k}.json") for k in params.lowpass_eval.models]
+    out += [("token_mixing", k, data_dir / "token_mixing" / k / "probes.json") for k in params.token_mixing.models]
     return out
 
 

@@ -102,8 +102,8 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
         grid = torch.stack([in_topk(per_patch, tt, 1).sum(0), in_topk(per_patch, tt, 5).sum(0)], dim=1)
         return torch.cat([torch.stack([topk_hits(lg, t) for lg in logits]), grid])
 
-    counts, n, _ = count_hits(loaded, index, split, rows, batch_size, device, score,
-                              (len(names) + model.patch_embed.num_patches, 2), desc=f"token mixing {loaded.key}")
+    counts, n, skipped = count_hits(loaded, index, split, rows, batch_size, device, score,
+                                    (len(names) + model.patch_embed.num_patches, 2), desc=f"token mixing {loaded.key}")
     if n == 0:
         return {"applicable": False, "reason": "no images"}
     counts = counts.double()
@@ -112,7 +112,7 @@ def run_probes(loaded: LoadedModel, index: DatasetIndex, split: str, layers: lis
     pct = lambda v: (100.0 * v / n).tolist()  # noqa: E731
     side = int(round(grid.shape[1] ** 0.5))
     patch1, patch5 = 100.0 * grid[0] / n, 100.0 * grid[1] / n
-    return {"applicable": True, "split": split, "images": n, "depth": depth,
+    return {"applicable": True, "split": split, "images": n, "skipped": skipped, "depth": depth,
             "chance_top1": 100.0 / max(loaded.spec.num_classes, 1),
             "natural": pct(sums["natural"]), "mean_patches": pct(sums["mean_patches"]),
             "isolating_cls": {str(L): pct(sums[L]) for L in layers},
