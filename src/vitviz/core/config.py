@@ -220,6 +220,8 @@ class ConceptConfig(Strict):
     vocabulary: str = Field("default", description="'default' (ImageNet names + shipped common words) or a text file")
     template: str = "a photo of {}."
     top: int = Field(3, ge=1, le=20)
+    region: float = Field(0.5, gt=0, le=1, description="side of the square crop around the activation map's peak, "
+                          "as a fraction of the input side; 1 embeds whole exemplar images")
 
 
 class MineConfig(Strict):
