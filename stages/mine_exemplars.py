@@ -19,7 +19,7 @@ def main() -> None:
     if cfg.concepts.enabled and loaded.spec.library == "open_clip":
         c = cfg.concepts
         concepts = concept_labels(loaded, result, index, load_vocabulary(c.vocabulary), c.template, c.top,
-                                  cfg.batch_size)
+                                  cfg.batch_size, maps, c.region)
     if not main_process():  # under torchrun, rank 0 writes
         return
     with atomic_path(args.out) as tmp:

@@ -95,3 +95,24 @@ def test_open_clip_qkv_follows_the_model_when_it_moves():
     model.double()   # .to() replaces parameter tensors; the site must read the live ones
     out = q.project(torch.randn(1, 5, 32, dtype=torch.float64))
     assert out.dtype == torch.float64 and out.shape == (1, 5, 32)
+
+
+def test_coat_parallel_blocks_have_attention_sites_of_the_finest_scale():
+    model = timm.create_model("coat_tiny", pretrained=False).eval()
+    sites = list_sites(model)
+    layer = len(model.serial_blocks1) * 4  # the first parallel block (serial stages of equal depth in coat_tiny)
+    assert sites[f"blocks.{layer}.ffn"].module == "parallel_blocks.0.mlp2.act"
+    q, k, a_in = (sites[f"blocks.{layer}.attn.{n}"] for n in ("q", "k", "in"))
+    assert a_in.module == "parallel_blocks.0.norm12" and q.module == "parallel_blocks.0.factoratt_crpe2.qkv"
+    assert q.spatial and q.prefix == 1 and q.heads == 8 and q.channels == 152
+    seen = {}  # independent reading: the finest-scale norm's output through the 28x28 attention's qkv weights
+    h = model.parallel_blocks[0].norm12.register_forward_hook(lambda m, i, o: seen.setdefault("x", o))
+    x = torch.rand(1, 3, 224, 224)
+    with Recorder(model, [k.module], stop_after=k.block) as rec:
+        out = rec.run(image_forward(model), x)
+        got = k.patch_tokens(out[k.module], 1)
+    h.remove()
+    qkv = model.parallel_blocks[0].factoratt_crpe2.qkv
+    want = (seen["x"] @ qkv.weight[152:304].T + qkv.bias[152:304])[:, 1:]
+    assert got.shape == (1, 28 * 28, 152)
+    torch.testing.assert_close(got, want)

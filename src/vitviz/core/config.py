@@ -221,6 +221,8 @@ class ConceptConfig(Strict):
     vocabulary: str = Field("default", description="'default' (ImageNet names + shipped common words) or a text file")
     template: str = "a photo of {}."
     top: int = Field(3, ge=1, le=20)
+    region: float = Field(0.5, gt=0, le=1, description="side of the square crop around the activation map's peak, "
+                          "as a fraction of the input side; 1 embeds whole exemplar images")
 
 
 class MineConfig(Strict):
@@ -277,12 +279,14 @@ class LowpassEvalConfig(Strict):
 
 class AppendixFConfig(Strict):
     """The spatial-information experiment of Appendix F (our reconstruction, method.md section 4)."""
-    models: list[str] = Field(default_factory=list, description="timm ViTs with a CLS token, visualised and mined; "
-                              "[] runs none")
+    models: list[str] = Field(default_factory=list, description="timm ViTs with a CLS token whose FFN features are "
+                              "mined; [] runs none")
     threshold: float = Field(0.5, description="a patch is active where the raw activation exceeds this (0.5 in the paper)")
     fractions: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     repeats: int = Field(3, ge=1, description="random draws of the blacked-out patches per fraction")
-    exemplars: int = Field(1, ge=1, description="top exemplars per visualised feature")
+    exemplars: int = Field(1, ge=1, description="top exemplars per sampled feature")
+    features_per_layer: int | None = Field(50, ge=0, description="FFN features drawn at random (seeded) per block "
+                                           "from every mined feature; null or 0: every feature (method.md §4)")
     seed: int = Field(0, ge=0)
     device: str = Field("auto", description="auto, cpu or cuda[:i]")
 
@@ -367,10 +371,10 @@ class Params(Strict):
                     errors.append(((section, "models", i), f"{k!r} is not a model key; have: {keys}"))
         opt = self.optimize_features
         for i, k in enumerate(self.appendix_f.models):
-            if k not in opt.models or k not in self.mine_exemplars.models:
+            if k not in self.mine_exemplars.models or "ffn" not in self.mine_exemplars.kinds:
                 errors.append((("appendix_f", "models", i),
-                               f"Appendix F of {k!r} needs its visualised features and exemplars; add it to "
-                               "optimize_features.models and mine_exemplars.models, or remove it here"))
+                               f"Appendix F of {k!r} needs its mined FFN exemplars; add it to "
+                               "mine_exemplars.models (with ffn in mine_exemplars.kinds), or remove it here"))
         for i, k in enumerate(self.atlas.models):
             if k not in opt.models or k not in self.mine_exemplars.models:
                 errors.append((("atlas", "models", i),

@@ -1,11 +1,13 @@
 """Name features with words: CLIP text prompts that best match the image embeddings of a feature's exemplars.
 
-Our extension, after CLIP-Dissect: for an open_clip model, each feature's top-k exemplar crops are embedded
-with the image tower; the mean of their normalised embeddings is compared by cosine with the text embeddings
-of the vocabulary's prompts (ImageNet class names and a shipped list of common words), and the best prompts
-are the feature's labels, with the best one's margin over the next. The crops are embedded batch by batch and
-only their embeddings are kept (bounded memory). The labels describe whole exemplar images, not the part
-where the feature fires.
+Our extension, after CLIP-Dissect: for an open_clip model, each feature is described by the part of its top
+exemplars where it fires: a square crop (side `region` of the input) centred on the peak patch of the
+feature's stored activation map on that exemplar, resized to the input and embedded with the image tower.
+The mean of those normalised embeddings is compared by cosine with the text embeddings of the vocabulary's
+prompts (ImageNet class names and a shipped list of common words), and the best prompts are the feature's
+labels, with the best one's margin over the next. Exemplars without a stored map (beyond maps_top, or a site
+without a patch grid) are embedded whole. Crops are made and embedded batch by batch and only per-feature
+sums of embeddings are kept (bounded memory).
 """
 from __future__ import annotations
 
@@ -52,21 +54,50 @@ def text_embeddings(model, tokenizer, vocab: list[str], template: str = "a photo
     return torch.cat(out).cpu()
 
 
-def feature_embeddings(emb: dict[int, torch.Tensor], exemplar_rows: torch.Tensor) -> torch.Tensor:
-    """Per feature (columns of `exemplar_rows`, (k, F)): the mean of its exemplars' normalised image embeddings
-    (`emb` maps a split row to its embedding), normalised; zeros for a feature without exemplars."""
-    dim = next(iter(emb.values())).shape[0]
-    out = torch.zeros(exemplar_rows.shape[1], dim)
-    for f in range(exemplar_rows.shape[1]):
-        vs = [emb[int(r)] for r in exemplar_rows[:, f].tolist() if int(r) in emb]
-        if vs:
-            out[f] = F.normalize(torch.stack(vs).mean(0), dim=-1)
+def peak_box(amap: torch.Tensor, size: tuple[int, int], region: float) -> tuple[int, int, int, int]:
+    """(top, left, height, width) in pixels of the square crop of side `region` * the input side centred on the
+    peak patch of a (gh, gw) activation map over an input of `size` (H, W), shifted to stay inside it."""
+    H, W = size
+    gh, gw = amap.shape
+    i, j = divmod(int(torch.nan_to_num(amap.float(), nan=float("-inf")).flatten().argmax()), gw)
+    h, w = max(1, round(region * H)), max(1, round(region * W))
+    cy, cx = (i + 0.5) * H / gh, (j + 0.5) * W / gw
+    top = min(max(round(cy - h / 2), 0), H - h)
+    left = min(max(round(cx - w / 2), 0), W - w)
+    return top, left, h, w
+
+
+def crop_resized(x: torch.Tensor, box: tuple[int, int, int, int]) -> torch.Tensor:
+    """The `box` of a (C, H, W) image, resized back to (C, H, W) (bicubic, antialiased)."""
+    top, left, h, w = box
+    part = x[None, :, top:top + h, left:left + w]
+    if (h, w) == tuple(x.shape[-2:]):
+        return part[0]
+    return F.interpolate(part.float(), size=x.shape[-2:], mode="bicubic", align_corners=False,
+                         antialias=True)[0].to(x.dtype)
+
+
+def _regions(result, maps: dict[str, torch.Tensor]) -> dict[int, list[tuple[int, torch.Tensor | None]]]:
+    """Per exemplar split row: (feature column, its activation map on that image or None) for every feature whose
+    top-k holds the row."""
+    out: dict[int, list] = {}
+    col = 0
+    for s in result.sites:
+        m = maps.get(s.name)
+        for f in range(s.channels):
+            for rank, r in enumerate(result.indices[:, col].tolist()):
+                if r >= 0:
+                    amap = m[f, rank] if m is not None and rank < m.shape[1] else None
+                    out.setdefault(int(r), []).append((col, None if amap is None or torch.isnan(amap).all()
+                                                       else amap))
+            col += 1
     return out
 
 
 def concept_labels(loaded, result, index, vocab: list[str], template: str = "a photo of {}.", top: int = 3,
-                   batch_size: int = 64):
-    """A table (site, feature, label_1, score_1, ...) naming every mined feature of an open_clip model."""
+                   batch_size: int = 64, maps: dict[str, torch.Tensor] | None = None, region: float = 0.5):
+    """A table (site, feature, label_1, score_1, ..., margin) naming every mined feature of an open_clip model
+    from the crops of its exemplars around its activation peak (`maps` as mining stores them)."""
     import open_clip
     import pandas as pd
 
@@ -75,18 +106,38 @@ def concept_labels(loaded, result, index, vocab: list[str], template: str = "a p
         raise ValueError(f"concept labels need an open_clip model with a text tower; {loaded.key!r} is "
                          f"{loaded.spec.library}")
     model = loaded.model
-    rows = sorted({int(r) for r in result.indices.flatten().tolist() if r >= 0})
+    wanted = _regions(result, maps or {})
     dev = next(model.parameters()).device
-    emb = {}  # streamed: each batch of exemplar crops is embedded at once, only the embeddings are kept
-    with torch.no_grad():
-        for b in batches(loaded, index, result.split, rows, batch_size, dev, desc=f"exemplar embeddings {loaded.key}"):
-            if len(b):
-                with loaded.autocast(dev):
-                    e = model.encode_image(b.x)
-                emb.update(zip(b.rows.tolist(), F.normalize(e.float(), dim=-1).cpu()))
+    sums, counts = None, torch.zeros(result.indices.shape[1])
+
+    def embed(crops: list[torch.Tensor], cols: list[int]) -> None:
+        nonlocal sums
+        with loaded.autocast(dev):
+            e = F.normalize(model.encode_image(torch.stack(crops)).float(), dim=-1).cpu()
+        if sums is None:
+            sums = torch.zeros(result.indices.shape[1], e.shape[1])
+        sums.index_add_(0, torch.tensor(cols), e)
+        counts.index_add_(0, torch.tensor(cols), torch.ones(len(cols)))
+
+    with torch.no_grad():  # streamed: crops of one image batch are embedded in chunks, only sums are kept
+        for b in batches(loaded, index, result.split, sorted(wanted), batch_size, dev,
+                         desc=f"concept crops {loaded.key}"):
+            crops, cols = [], []
+            for x, r in zip(b.x, b.rows.tolist()):
+                for col, amap in wanted[int(r)]:
+                    crops.append(x if amap is None or region >= 1 else
+                                 crop_resized(x, peak_box(amap, tuple(x.shape[-2:]), region)))
+                    cols.append(col)
+                    if len(crops) == batch_size:
+                        embed(crops, cols)
+                        crops, cols = [], []
+            if crops:
+                embed(crops, cols)
         with loaded.autocast(dev):
             text = text_embeddings(model, open_clip.get_tokenizer(loaded.spec.name), vocab, template)
-    feats = feature_embeddings(emb, result.indices)
+    if sums is None:
+        sums = torch.zeros(result.indices.shape[1], text.shape[1])
+    feats = F.normalize(sums / counts.clamp(min=1)[:, None], dim=-1)  # zeros for a feature without exemplars
     labels = label_features(feats, text, vocab, max(top, 2))
     out, col = [], 0
     for s in result.sites:

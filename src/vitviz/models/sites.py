@@ -11,8 +11,12 @@ told apart from patch tokens; for hierarchical models the patch tokens are the s
 Sites without a row-major patch grid have spatial=False (no activation map): Swin's and Twins' windowed
 attention, Twins' sub-sampled global keys and values (e.g. 49 tokens at a 196-token stage), and CoaT's
 parallel blocks, whose one MLP runs on the concatenated tokens of three scales, so that their mean over patch
-tokens weights each scale by its token count (about 76% on the 28 x 28 scale for CoaT's 28/14/7 grids);
-CoaT's parallel blocks have FFN sites only.
+tokens weights each scale by its token count (about 76% on the 28 x 28 scale for CoaT's 28/14/7 grids).
+CoaT's parallel blocks run three attentions, one per scale, each with its own norm and qkv weights (timm's
+norm12/13/14 and factoratt_crpe2/3/4), so channel f of one scale's q is a different feature from channel f of
+another's and the three cannot be pooled into one site. Their attn.in/q/k/v sites are those of the finest
+scale (norm12, factoratt_crpe2: the 28 x 28 grid at 224 px, the scale that dominates the FFN's mean), with a
+row-major grid and the CLS prefix (spatial=True); the 14 x 14 and 7 x 7 attentions are not exposed.
 """
 from __future__ import annotations
 
@@ -117,12 +121,15 @@ def _timm_sites(model: nn.Module, family: str) -> list[Site]:
         multi_scale = act_path.endswith(".mlp2.act")  # CoaT parallel blocks: one MLP over three scales
         sites.append(Site(f"blocks.{layer}.ffn", "ffn", layer, act_path, block_path, fc1.out_features, prefix,
                           spatial=not multi_scale))
-        norm = getattr(block, "norm1", None)
-        attn_name = next((a for a in ("attn", "factoratt_crpe") if hasattr(block, a)), None)
+        # CoaT parallel blocks: the finest scale's attention (norm12, factoratt_crpe2), see the module docstring
+        norm_name, attn_names = ("norm12", ("factoratt_crpe2",)) if multi_scale else ("norm1",
+                                                                                     ("attn", "factoratt_crpe"))
+        norm = getattr(block, norm_name, None)
+        attn_name = next((a for a in attn_names if hasattr(block, a)), None)
         if norm is not None and attn_name is not None:
             dim = fc1.in_features
-            sites.append(Site(f"blocks.{layer}.attn.in", "attn.in", layer, f"{block_path}.norm1", block_path, dim,
-                              prefix))
+            sites.append(Site(f"blocks.{layer}.attn.in", "attn.in", layer, f"{block_path}.{norm_name}", block_path,
+                              dim, prefix))
             attn_sites = _attn_sites(layer, block_path, f"{block_path}.{attn_name}", getattr(block, attn_name), prefix)
             windowed = family == "SwinTransformer" or type(getattr(block, attn_name)).__name__ == "LocallyGroupedAttn"
             for a in attn_sites:

@@ -102,8 +102,10 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                                            "with their statistic (as Fig. 2 and 11)."))
         if ex.concepts is not None and len(ex.concepts):
             blocks.append(Para(f"{key}: the words under a feature are CLIP concept labels, **this project's "
-                               "extension, not the paper's**: the prompt closest to the mean embedding of the "
-                               "feature's whole exemplar images, with its cosine margin over the next prompt "
+                               "extension, not the paper's**: the prompt closest to the mean embedding of "
+                               "crops of the feature's top exemplars centred on the peak of its activation map "
+                               f"(side {params.mine_exemplars.concepts.region:g} of the input; exemplars without a "
+                               "stored map are embedded whole), with its cosine margin over the next prompt "
                                "(a small margin is a weak label)."))
         loc = ex.locality
         if len(loc):

@@ -15,6 +15,14 @@ from vitviz.core.config import Params
 PLOTS = "plots"
 
 
+def feature_mean_curve(curves: pd.DataFrame) -> pd.DataFrame:
+    """Appendix F: per fraction, the mean over sampled features of each feature's mean count and sum ratios
+    (every feature weighs the same, whatever its exemplars and repeats)."""
+    cols = ["count_ratio", "sum_ratio"]
+    per = curves.groupby(["feature", "fraction"], as_index=False)[cols].mean()
+    return per.groupby("fraction", as_index=False)[cols].mean()
+
+
 def _write(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, float_format="%.6g")
@@ -46,10 +54,9 @@ def write_plot_data(params: Params, data_dir: str | Path, out_dir: str | Path) -
         loc = data / "exemplars" / key / "locality.csv"
         if loc.exists():
             put(pd.read_csv(loc)[["layer", "top_share", "uniform"]], f"locality/{key}.csv")
-    for key in params.token_mixing.models:
+    for key in params.appendix_f.models:
         curves = data / "appendix_f" / key / "appendix_f.csv"
-        if curves.exists() and (df := pd.read_csv(curves)).shape[0]:
+        if curves.exists() and curves.stat().st_size > 1 and (df := pd.read_csv(curves)).shape[0]:
             for layer, g in df.groupby("layer"):
-                mean = g.groupby("fraction", as_index=False)[["count_ratio", "sum_ratio"]].mean()
-                put(mean, f"appendix_f/{key}_L{int(layer)}.csv")
+                put(feature_mean_curve(g), f"appendix_f/{key}_L{int(layer)}.csv")
     return written

@@ -12,6 +12,7 @@ from vitviz.core.config import Params
 from vitviz.paper import CLS_SWEEP, CLS_SWEEP_APPROX, TABLE1, TABLE1_NOTE
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import save
+from vitviz.report.plot_data import feature_mean_curve
 
 ROWS = [("natural", "Natural"), ("isolating_cls", "Isolating CLS (only the last block mixes)"),
         ("patch_average", "Patch Average"), ("patch_maximum", "Patch Maximum"), ("mean_patches", "Mean of patches")]
@@ -60,7 +61,7 @@ def _heatmap(key: str, r: dict, path: Path) -> None:
 def _appendix_f_plot(key: str, curves: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
     for layer, g in curves.groupby("layer"):
-        m = g.groupby("fraction")[["count_ratio", "sum_ratio"]].mean()
+        m = feature_mean_curve(g).set_index("fraction")
         axes[0].plot(m.index, m["count_ratio"], marker=".", label=f"L{layer}")
         axes[1].plot(m.index, m["sum_ratio"], marker=".", label=f"L{layer}")
     for ax, t in zip(axes, ("count of active patches (Fig. 63)", "sum of active activations (Fig. 64)")):
@@ -69,6 +70,17 @@ def _appendix_f_plot(key: str, curves: pd.DataFrame, path: Path) -> None:
     axes[1].legend(fontsize=7, ncol=2)
     fig.suptitle(key, fontsize=9)
     save(fig, path)
+
+
+def _appendix_f_table(layers: list[dict]) -> pd.DataFrame:
+    """Per block: features, and R² of the count and sum curves with their bootstrap intervals, as text."""
+    def cell(r: dict, name: str) -> str:
+        v, lo, hi = r.get(name), r.get(f"{name}_lo"), r.get(f"{name}_hi")
+        if v is None or v != v:
+            return "n/a"
+        return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and lo == lo else "")
+    return pd.DataFrame([{"layer": r["layer"], "features": r["features"], "R² count [95%]": cell(r, "r2_count"),
+                          "R² sum [95%]": cell(r, "r2_sum")} for r in layers])
 
 
 def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Section | None:
@@ -116,17 +128,32 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
             if len(curves):
                 meta = json.loads((af_path.parent / "appendix_f.json").read_text())
                 _appendix_f_plot(k, curves, out / "figures" / f"appendix_f_{k}.png")
+                n_per = meta.get("features_per_layer")
                 blocks.append(Para(
                     f"Appendix F for {k} (our reconstruction; the repo has no code for it): a patch is active where "
-                    f"the raw activation exceeds {meta['threshold']}; all inactive patches of the top exemplar are "
-                    "blacked out (the baseline), then a random fraction of the active ones. Linear curves mean each "
-                    "patch's activation depends on its own content, i.e. spatial information is preserved. "
-                    f"{meta['skipped_no_active']} feature/exemplar pairs had no active patch and were skipped."))
+                    f"the raw activation exceeds {meta['threshold']}; all inactive patches of a feature's top "
+                    "exemplar are blacked out (the baseline), then a random fraction of the active ones. Linear "
+                    "curves mean each patch's activation depends on its own content, i.e. spatial information is "
+                    "preserved. Features: "
+                    + (f"{n_per} per block drawn at random (seed {params.appendix_f.seed}) from every mined FFN "
+                       "feature" if n_per else "every mined FFN feature of every block (method.md §4)")
+                    + (" (listed below and" if n_per else " (listed")
+                    + f" in data/appendix_f/{k}/features.csv); curves are averaged over features."
+                    f" {meta['skipped_no_active']} feature/exemplar pairs had no active patch and were "
+                    "skipped."))
                 blocks.append(Figure(f"figures/appendix_f_{k}.png", "Fig. 63/64: active-patch count and sum after "
-                                     "blacking out a fraction of the active patches (dotted: exactly linear)."))
-                blocks.append(Table(pd.DataFrame(meta["layers"]), "Linearity per block: R² of a line fit of the "
-                                                                 "count and sum ratios against the fraction.",
-                                    floatfmt="{:.3f}"))
+                                     "blacking out a fraction of the active patches, mean over the sampled features "
+                                     "(dotted: exactly linear)."))
+                blocks.append(Table(_appendix_f_table(meta["layers"]), "Linearity per block: R² of a line fit of "
+                                    "the count and sum ratios against the fraction, pooled over the block's sampled "
+                                    "features, with a 95% percentile bootstrap interval that resamples features "
+                                    "(our addition: how much R² depends on which features were drawn)."))
+                used = af_path.parent / "features.csv"
+                if used.exists() and n_per:
+                    f_df = pd.read_csv(used)
+                    blocks.append(Table(f_df.groupby("layer")["feature"].apply(
+                        lambda f: ", ".join(map(str, sorted(f)))).reset_index(name="sampled FFN features"),
+                        "Appendix F: the features drawn per block."))
                 for row in meta["layers"]:
                     metrics["token_mixing"][k][f"appendix_f_r2_sum_L{row['layer']}"] = row["r2_sum"]
     return Section("Token mixing: Table 1, Fig. 7, Appendix F", blocks)

@@ -1,12 +1,15 @@
 """Appendix F (our reconstruction; the authors' repo has no code for it, method.md section 4): does blacking out
 active patches remove activation linearly? Active patches are those where the feature's activation exceeds a
 threshold; all inactive patches are blacked out first (the baseline), then a growing random fraction of the
-active ones, and the count and sum of the still-active patches are compared with the baseline."""
+active ones, and the count and sum of the still-active patches are compared with the baseline. The features are
+drawn at random (seeded) per block from every mined FFN feature, not only the visualised ones, and each block's
+R² comes with a bootstrap interval over the drawn features."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from vitviz.models.hooks import Recorder, image_forward
 from vitviz.exemplars.mining import patch_grid
@@ -73,6 +76,72 @@ def linearity(df: pd.DataFrame, y: str) -> float:
     return float(1 - ((v - fit) ** 2).sum() / ss_tot) if ss_tot > 0 else 1.0
 
 
+BOOTSTRAP, LEVEL = 1000, 0.95
+
+
+def _pooled_r2(sums: np.ndarray) -> np.ndarray:
+    """R^2 of the line fit from pooled moments (..., 6) = (n, Σx, Σy, Σx², Σy², Σxy): r² of simple regression."""
+    n, sx, sy, sxx, syy, sxy = np.moveaxis(sums, -1, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vx, vy, cxy = sxx - sx * sx / n, syy - sy * sy / n, sxy - sx * sy / n
+        r2 = cxy * cxy / (vx * vy)
+    r2 = np.where((vy <= 1e-12 * np.maximum(syy, 1)) & (vx > 0), 1.0, r2)  # a flat curve lies on its line
+    return np.where((n < 3) | (vx <= 0), np.nan, np.clip(r2, 0.0, 1.0))
+
+
+def block_r2(curves: pd.DataFrame, y: str, n_boot: int = BOOTSTRAP, level: float = LEVEL, seed: int = 0
+             ) -> tuple[float, float, float]:
+    """A block's R² (line fit of `y` against the fraction, pooled over its sampled features' curves) and a
+    percentile bootstrap interval over the features.
+
+    The features are the sampling unit (drawn at random from the block's FFN features), so the interval
+    resamples whole features with replacement and refits the pooled line; it says how much the block's R²
+    depends on which features were drawn, and is zero-width when every curve lies on one line. Repeats and
+    exemplars of one feature stay together (they are not independent draws).
+    """
+    d = curves[["feature", "fraction", y]].dropna()
+    if d.empty:
+        return float("nan"), float("nan"), float("nan")
+    x, v = d["fraction"].to_numpy(float), d[y].to_numpy(float)
+    feats, inv = np.unique(d["feature"].to_numpy(), return_inverse=True)
+    per = np.stack([np.bincount(inv, w, len(feats)) for w in (np.ones_like(x), x, v, x * x, v * v, x * v)], 1)
+    r2 = float(_pooled_r2(per.sum(0)))
+    if len(feats) < 2 or n_boot == 0 or np.isnan(r2):
+        return r2, r2, r2
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(len(feats), np.full(len(feats), 1 / len(feats)), size=n_boot)  # (B, F) counts
+    boot = _pooled_r2(draws @ per)
+    boot = boot[~np.isnan(boot)]
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2]) if len(boot) else (np.nan, np.nan)
+    return r2, float(lo), float(hi)
+
+
+def sample_features(exemplars, per_layer: int | None, seed: int) -> list[tuple[str, int, int]]:
+    """(site, layer, feature) of `per_layer` FFN features per block drawn at random (seeded) from every mined
+    feature with at least one exemplar; None or 0 keeps every feature. Sorted by layer and feature."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in exemplars.sites[exemplars.sites["kind"] == "ffn"].sort_values("layer").itertuples():
+        cols = exemplars.indices[:, int(s.offset):int(s.offset) + int(s.channels)]
+        have = np.flatnonzero((cols >= 0).any(0).numpy())
+        if per_layer and per_layer < len(have):
+            have = np.sort(rng.choice(have, per_layer, replace=False))
+        out += [(s.site, int(s.layer), int(f)) for f in have]
+    return out
+
+
+def summarize(curves: pd.DataFrame, seed: int = 0) -> list[dict]:
+    """Per block: the number of features, and the R² of the count and sum curves with their bootstrap intervals."""
+    out = []
+    for layer, g in curves.groupby("layer") if len(curves) else []:
+        row = {"layer": int(layer), "features": int(g["feature"].nunique())}
+        for y, name in (("count_ratio", "r2_count"), ("sum_ratio", "r2_sum")):
+            r2, lo, hi = block_r2(g, y, seed=seed)
+            row.update({name: r2, f"{name}_lo": lo, f"{name}_hi": hi})
+        out.append(row)
+    return out
+
+
 def appendix_f(loaded: LoadedModel, sites: dict[str, Site], targets: list[tuple[str, int, list[int]]], crops_of,
                threshold: float, fractions: list[float], repeats: int, seed: int) -> tuple[pd.DataFrame, int]:
     """Curves for every (site, feature, exemplar rows) target; `crops_of(row)` gives a [0, 1] crop.
@@ -82,7 +151,8 @@ def appendix_f(loaded: LoadedModel, sites: dict[str, Site], targets: list[tuple[
     """
     gen = torch.Generator().manual_seed(seed)
     rows, skipped = [], 0
-    for site_name, feature, exemplar_rows in targets:
+    for site_name, feature, exemplar_rows in tqdm(targets, desc="appendix F features", unit="feature",
+                                                  mininterval=2.0, leave=False):
         site = sites[site_name]
         for ex in exemplar_rows:
             curve = blackout_curve(loaded, site, feature, crops_of(ex), threshold, fractions, repeats, gen)
@@ -93,19 +163,23 @@ def appendix_f(loaded: LoadedModel, sites: dict[str, Site], targets: list[tuple[
     return pd.DataFrame(rows), skipped
 
 
-def appendix_f_for_model(loaded: LoadedModel, index, features, exemplars, threshold: float, fractions: list[float],
-                         repeats: int, n_exemplars: int, seed: int,
-                         device: str | torch.device = "cpu") -> tuple[pd.DataFrame, list[dict], int]:
-    """Appendix F over a model's visualised FFN features (a features table) and their top exemplars.
+def appendix_f_for_model(loaded: LoadedModel, index, exemplars, threshold: float, fractions: list[float],
+                         repeats: int, n_exemplars: int, seed: int, features_per_layer: int | None,
+                         device: str | torch.device = "cpu") -> tuple[pd.DataFrame, list[dict], pd.DataFrame, int]:
+    """Appendix F over FFN features sampled per block from the mined exemplars (method.md section 4: every
+    (layer, feature); `features_per_layer` None or 0 takes them all) and their top exemplars.
 
-    Returns the raw curves, a per-block summary (features, R² of the count and sum curves), and the skip count.
+    Returns the raw curves, a per-block summary (features, R² of the count and sum curves with 95% bootstrap
+    intervals), the sampled features (site, layer, feature, exemplars) and the skip count.
     """
     from vitviz.data.imagenet import load_rgb
     from vitviz.models.sites import list_sites
     from vitviz.models.store import eval_transform
-    feats = features[features["kind"] == "ffn"]
-    targets = [(r.site, int(r.feature), exemplars.top(r.site, int(r.feature))[0][:n_exemplars])
-               for r in feats.itertuples()]
+    chosen = sample_features(exemplars, features_per_layer, seed)
+    targets = [(site, f, exemplars.top(site, f)[0][:n_exemplars]) for site, _, f in chosen]
+    used = pd.DataFrame([{"site": site, "layer": layer, "feature": f, "exemplars": " ".join(map(str, t[2]))}
+                         for (site, layer, f), t in zip(chosen, targets)],
+                        columns=["site", "layer", "feature", "exemplars"])
     raw = eval_transform(loaded.spec, normalize=False)
     df = index.split(exemplars.meta["split"])
 
@@ -114,7 +188,4 @@ def appendix_f_for_model(loaded: LoadedModel, index, features, exemplars, thresh
 
     curves, skipped = appendix_f(loaded, list_sites(loaded.model), targets, crops_of, threshold, fractions, repeats,
                                  seed)
-    summary = [{"layer": int(layer), "features": int(g["feature"].nunique()),
-                "r2_count": linearity(g, "count_ratio"), "r2_sum": linearity(g, "sum_ratio")}
-               for layer, g in curves.groupby("layer")] if len(curves) else []
-    return curves, summary, skipped
+    return curves, summarize(curves, seed), used, skipped
