@@ -314,6 +314,31 @@ class AtlasConfig(Strict):
     device: str = Field("auto", description="auto, cpu or cuda[:i]")
 
 
+class ScoreConfig(Strict):
+    """Scores of every visualised feature (stage score_features): activation ratio, selectivity, MIS, seed agreement."""
+    models: list[str] = Field(default_factory=list, description="visualised models to score; [] scores none")
+    similarity: str = Field("resnet_demo", description="similarity model of the machine 2-AFC: a key of `models`, "
+                            "timm:<name>[.<tag>], open_clip:<name>/<tag>, or dreamsim (cached weights only); "
+                            "never the explained model")
+    split: Split = Field("val", description="natural images for the MIS queries and the natural references")
+    limit: int = Field(0, ge=0, description="images of the split, spread evenly; 0: all")
+    per_site: int | None = Field(None, ge=1, description="score the first n visualised features of each site; "
+                                 "null: all")
+    tasks: int = Field(20, ge=1, description="2-AFC tasks per feature (N; 20 in Zimmermann et al. 2024)")
+    k: int = Field(9, ge=1, description="natural references per side and task (K; 9 in Zimmermann et al. 2024)")
+    quantile: float = Field(0.2, gt=0.0, le=0.5, description="references and queries come from the top and the "
+                            "bottom quantile of the split by the feature's statistic")
+    alpha: float | None = Field(None, gt=0.0, description="null: MIS is the share of tasks answered correctly; "
+                                "a number: the mean of sigmoid(alpha * evidence) (0.16 fitted for DreamSim)")
+    seed_agreement: bool = Field(True, description="optimise each scored feature once more from another seed")
+    fail_ratio: float = Field(0.5, ge=0.0, description="a visualisation that does not beat its best natural image "
+                              "and reaches less than this share of its objective is flagged failed")
+    bootstrap: int = Field(1000, ge=100, description="bootstrap resamples of the 95% intervals")
+    seed: int = Field(0, ge=0)
+    batch_size: int = Field(64, ge=1)
+    device: str = Field("auto", description="auto, cpu or cuda[:i]")
+
+
 class ReportConfig(Strict):
     """What the generated report shows."""
     title: str = "vitviz: what do vision transformers learn?"
@@ -322,7 +347,7 @@ class ReportConfig(Strict):
 
 
 MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing", "appendix_f",
-                  "atlas")
+                  "atlas", "score_features")
 
 
 LAUNCHER_PATTERN = r"^(python3?|torchrun( +--[a-z][a-z_-]*(=[A-Za-z0-9_.:/-]+)?)*)$"
@@ -343,6 +368,7 @@ class Params(Strict):
     token_mixing: TokenMixingConfig = Field(default_factory=TokenMixingConfig)
     appendix_f: AppendixFConfig = Field(default_factory=AppendixFConfig)
     atlas: AtlasConfig = Field(default_factory=AtlasConfig)
+    score_features: ScoreConfig = Field(default_factory=ScoreConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     speed: Runtime = Field(default_factory=Runtime, description="fast paths of every dataset pass and of feature "
                                                                 "optimisation; each one can be switched off")
@@ -380,6 +406,16 @@ class Params(Strict):
                 errors.append((("atlas", "models", i),
                                f"the atlas of {k!r} needs its exemplars and visualised features; add it to "
                                "optimize_features.models and mine_exemplars.models, or remove it here"))
+        sc = self.score_features
+        for i, k in enumerate(sc.models):
+            if k not in opt.models:
+                errors.append((("score_features", "models", i), f"{k!r} has no visualisations; add it to "
+                               "optimize_features.models, or remove it here"))
+            entry = self.models.get(k)
+            if sc.similarity == k or (entry is not None and sc.similarity.split(":")[-1].split("/")[0] == entry.name
+                                      and entry.source != "train"):
+                errors.append((("score_features", "similarity"), f"{sc.similarity!r} is the explained model {k!r}, "
+                               "which is circular; choose another model (e.g. a CNN key of `models`)"))
         for k in opt.per_model:
             if k not in self.models:
                 errors.append((("optimize_features", "per_model", k), f"not a model key; have: {keys}"))

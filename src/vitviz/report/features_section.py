@@ -79,10 +79,21 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
         summary = df.groupby(["layer", "kind"], sort=False).agg(
             features=("feature", "count"), objective_start=("objective_start", "mean"),
             objective_final=("objective_final", "mean")).reset_index()
-        summary["improved"] = [int((g["objective_final"] > g["objective_start"]).sum())
-                               for _, g in df.groupby(["layer", "kind"], sort=False)]
+        scores_csv = features_dir.parent / "scores" / key / "scores.csv"
+        sc = pd.read_csv(scores_csv) if scores_csv.exists() else None
+        if sc is not None:  # replaces 'improved': rising from noise says nothing about a visualisation
+            g = sc.groupby(["layer", "kind"], sort=False)
+            summary = summary.merge(g.agg(scored=("feature", "count"), beats_natural=("beats_natural", "sum"),
+                                          activation_ratio=("activation_ratio", "mean"),
+                                          failed=("failed", "sum")).reset_index(), on=["layer", "kind"], how="left")
+            caption = ("'beats_natural' counts scored features whose optimised image beats their best natural image; "
+                       "'activation_ratio' is the mean of objective(visualisation) / objective(best natural image); "
+                       "'failed' flags visualisations (section Scores).")
+        else:
+            caption = "not scored (add the model to score_features.models for the comparison with natural images)."
         blocks.append(Table(summary, f"{key}: mean objective on the clean image, at the start (uniform noise) and "
-                                     "after optimisation; 'improved' counts features whose objective rose."))
-        metrics["features"][key] = {"count": int(len(df)),
-                                    "improved_share": float((df["objective_final"] > df["objective_start"]).mean())}
+                                     "after optimisation; " + caption))
+        metrics["features"][key] = {"count": int(len(df)), **({
+            "beats_natural_share": float(sc["beats_natural"].astype(bool).mean()),
+            "failed": int(sc["failed"].astype(bool).sum())} if sc is not None else {})}
     return Section("Feature visualization", blocks)

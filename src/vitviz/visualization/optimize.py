@@ -80,7 +80,7 @@ def feature_seed(base: int, model_key: str, site: str, feature: int) -> int:
 
 
 def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seeds: list[int], cfg: VisSettings,
-               device: torch.device, desc: str) -> list[dict]:
+               device: torch.device, desc: str, maximize: bool = True) -> list[dict]:
     model = loaded.model
     size = loaded.spec.input_size[1:]
     def norm(t: torch.Tensor) -> torch.Tensor:
@@ -109,7 +109,7 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
             with loaded.autocast(device):
                 obj = objectives(rec.run(forward, norm(aug)), groups, copies, cfg.reduce)
             tv = total_variation(aug).view(len(sites), copies).mean(dim=1)
-            per_feature = -obj + tv_w * tv
+            per_feature = (-obj if maximize else obj) + tv_w * tv
             loss = per_feature.sum()
             losses.append(per_feature.detach())
             opt.zero_grad(set_to_none=True)
@@ -141,8 +141,12 @@ def model_recipe(cfg: OptimizeConfig, key: str) -> tuple[VisSettings, dict[str, 
 
 
 def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed: int = 0,
-              device: str | torch.device = "cpu", seeds: list[int] | None = None) -> list[FeatureResult]:
-    """Optimise an image for each target, `cfg.batch_features` targets at a time; results in target order."""
+              device: str | torch.device = "cpu", seeds: list[int] | None = None, maximize: bool = True
+              ) -> list[FeatureResult]:
+    """Optimise an image for each target, `cfg.batch_features` targets at a time; results in target order.
+
+    `maximize=False` minimises each objective instead (the minimally activating images of MIS); the
+    objectives reported stay the raw objective."""
     device = torch.device(device)
     loaded.prepare(device)
     all_sites = list_sites(loaded.model)
@@ -165,7 +169,7 @@ def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed
         sites = [all_sites[targets[i].site] for i in idx]
         t0 = time.perf_counter()
         out = _run_batch(loaded, sites, [targets[i].feature for i in idx], [seeds[i] for i in idx], cfg, device,
-                         f"{loaded.key} features {b + 1}-{b + len(idx)}/{len(order)}")
+                         f"{loaded.key} features {b + 1}-{b + len(idx)}/{len(order)}", maximize)
         per = (time.perf_counter() - t0) / len(idx)
         for j, i in enumerate(idx):
             s = sites[j]

@@ -1,0 +1,1 @@
+"""Scores of visualised features: activation ratio, selectivity, machine 2-AFC (MIS), seed agreement."""
