@@ -14,19 +14,13 @@ import numpy as np
 import torch
 
 from vitviz.core.distributed import context
-from vitviz.models.store import LoadedModel
+from vitviz.models.store import LoadedModel, sha256_file
 from vitviz.visualization.optimize import FeatureResult, Target, VisSettings, visualize
 
 log = logging.getLogger(__name__)
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+file_digest = sha256_file  # the weights' digest in the recipe hash
 
 
 # The code that decides a feature's image: a change to any of it starts a new cache, like a change of recipe.
