@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_kaggle, write_jpeg
+from conftest import make_faulty_kaggle, make_kaggle, write_jpeg
 from vitviz.core.errors import CheckpointError, ConfigError, DatasetLayoutError, ModelSourceError
 from vitviz.data.imagenet import build_index, load_rgb, read_index, try_load_rgb
 
@@ -23,31 +23,7 @@ VAL = "ILSVRC/Data/CLS-LOC/val"
 @pytest.fixture
 def faulty_root(tmp_path):
     """make_kaggle's two classes plus one of each fault."""
-    root = tmp_path / "imagenet"
-    make_kaggle(root)
-    d, a = root / "ILSVRC" / "Data" / "CLS-LOC", root / "ILSVRC" / "Annotations" / "CLS-LOC"
-    ok = (d / "train" / "n01" / "n01_1.JPEG").read_bytes()
-    (d / "train" / "n01" / "n01_trunc.JPEG").write_bytes(ok[: len(ok) // 3])      # truncated JPEG
-    (d / "train" / "n01" / "n01_zero.JPEG").write_bytes(b"")                       # zero-byte JPEG
-    Image.new("RGB", (12, 10), (0, 200, 0)).save(d / "train" / "n02" / "n02_png.JPEG", "PNG")  # PNG named .JPEG
-    Image.new("CMYK", (12, 10), (0, 255, 255, 0)).save(d / "train" / "n02" / "n02_cmyk.JPEG", "JPEG")
-    Image.fromarray(np.full((10, 12), 32768, np.uint16)).save(d / "train" / "n02" / "n02_16bit.JPEG", "PNG")
-    (d / "train" / "n03").mkdir()                                                  # empty class folder
-    (d / "train" / "n02" / "README.txt").write_text("not an image")                # non-image file
-    (a / "train" / "n02").mkdir(parents=True)
-    (a / "train" / "n02" / "n02_1.xml").write_text("<annotation><object><name>n02</name>")   # malformed XML
-    (a / "train" / "n02" / "n02_2.xml").write_text(
-        "<annotation><object><name>n02</name><bndbox><xmin>abc</xmin><ymin>0</ymin><xmax>3</xmax><ymax>3</ymax>"
-        "</bndbox></object></annotation>")                                        # non-numeric coordinate
-    write_jpeg(d / "train" / "n01" / "n01_other.JPEG")
-    from vitviz.data.voc import Box, VocObject, write_voc_xml
-    write_voc_xml(a / "train" / "n01" / "n01_other.xml", folder="n01", filename="n01_other", width=12, height=10,
-                  objects=[VocObject("n02", Box(0, 0, 4, 4))])                   # only another class's object
-    write_voc_xml(a / "train" / "n01" / "n01_2.xml", folder="n01", filename="n01_2", width=12, height=10,
-                  objects=[VocObject("n01", Box(9, 8, 3, 2))])                   # inverted box
-    write_voc_xml(a / "val" / "ILSVRC2012_val_00000001.xml", folder="val", filename="x", width=12, height=10,
-                  objects=[VocObject("n02", Box(-4, 2, 30, 8))])                 # box out of bounds
-    return root
+    return make_faulty_kaggle(tmp_path / "imagenet")
 
 
 def test_index_counts_every_fault(faulty_root, tmp_path, caplog):

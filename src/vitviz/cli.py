@@ -14,10 +14,15 @@ log = logging.getLogger("vitviz")
 def _validate(args: argparse.Namespace) -> None:
     from vitviz.core.config import load_params
     from vitviz.models.registry import check_models
+    from vitviz.models.site_check import check_sites
     from vitviz.core.errors import ConfigError
     from pathlib import Path
     p = load_params(args.params)
     errors = check_models(p)
+    sites = check_sites(p)
+    errors += sites.errors
+    for note in sites.notes:
+        log.warning("%s", note)
     root = p.prepare_data.imagenet_root
     if p.prepare_data.source == "imagenet" and root and not Path(root).expanduser().is_dir():
         errors.append(f"prepare_data.imagenet_root: {root} is not a folder; set it to your ImageNet root")

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import torch
 
 from vitviz.models.registry import model_error
+from vitviz.models.site_check import check_sites, meta_architecture
 from vitviz.core.config import ModelEntry, Params
 from vitviz.data.imagenet import IMAGE_EXTS, DatasetLayoutError, class_list, find_layout
 
@@ -111,22 +112,9 @@ def _cached(entry: ModelEntry) -> tuple[bool, str]:
     return True, ""
 
 
-def _meta_model(entry: ModelEntry) -> torch.nn.Module:
-    """The entry's architecture on the meta device (shapes only, no memory, no weights)."""
-    with torch.device("meta"):
-        if entry.lib == "timm":
-            import timm
-            return timm.create_model(entry.name, pretrained=False, **entry.kwargs)
-        if entry.lib == "torchvision":
-            import torchvision
-            return torchvision.models.get_model(entry.name, weights=None, **entry.kwargs)
-        import open_clip
-        return open_clip.create_model(entry.name, pretrained=None, **entry.kwargs)
-
-
 def _param_count(entry: ModelEntry) -> int:
     try:
-        return sum(p.numel() for p in _meta_model(entry).parameters())
+        return sum(p.numel() for p in meta_architecture(entry).parameters())
     except Exception:  # an estimate only
         return 0
 
@@ -149,7 +137,7 @@ def weights_fit(key: str, entry: ModelEntry, data_dir: str | Path = "data") -> C
     files = []
     if entry.file and entry.file.endswith(".safetensors") and Path(entry.file).expanduser().is_file() \
             and not entry.convert:
-        files.append((Path(entry.file).expanduser(), lambda shapes: _meta_model(_with_head(entry, shapes))))
+        files.append((Path(entry.file).expanduser(), lambda shapes: meta_architecture(_with_head(entry, shapes))))
     mat = Path(data_dir) / "models" / key
     if (mat / WEIGHTS_FILE).is_file() and (mat / "spec.json").is_file():
         def built(shapes):
@@ -211,10 +199,17 @@ def _disk(params: Params, weight_bytes: int) -> Check:
                                  "(weights, images, exemplars; DVC's cache doubles it)")
 
 
+def _sites(params: Params) -> list[Check]:
+    """One line per site, feature, layer or kind of the params that its model lacks (architectures on meta)."""
+    report = check_sites(params)
+    out = [Check("sites", "missing", e) for e in report.errors] + [Check("sites", "info", n) for n in report.notes]
+    return out or [Check("sites", "ok", "every site, feature, layer and kind in params exists in its model")]
+
+
 def run_doctor(params: Params, timeout: float = 3.0) -> list[Check]:
     """Every check for a configuration, in table order."""
     models, weight_bytes = _models(params, timeout)
-    return _torch() + _dataset(params) + models + [_disk(params, weight_bytes)]
+    return _torch() + _dataset(params) + models + _sites(params) + [_disk(params, weight_bytes)]
 
 
 def format_table(checks: list[Check]) -> str:
@@ -222,7 +217,7 @@ def format_table(checks: list[Check]) -> str:
     w = max(len(c.item) for c in checks)
     lines = [f"{'check'.ljust(w)}  status   detail / what to do", f"{'-' * w}  -------  {'-' * 40}"]
     lines += [f"{c.item.ljust(w)}  {c.status.ljust(7)}  {c.detail}" for c in checks]
-    missing = [c.item for c in checks if c.status == "missing"]
+    missing = list(dict.fromkeys(c.item for c in checks if c.status == "missing"))
     lines.append("")
     lines.append("ready: dvc repro will run" if not missing else f"not ready: fix {', '.join(missing)}")
     return "\n".join(lines)

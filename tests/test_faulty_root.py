@@ -1,0 +1,120 @@
+"""End to end on the fault matrix: `dvc repro` of a tiny config on a Kaggle root with every fault at once succeeds,
+and the report's "Skipped inputs" section shows each count."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO, make_faulty_kaggle, write_jpeg
+
+pytestmark = pytest.mark.e2e
+
+COLOURS = {"n01": (200, 30, 40), "n02": (30, 60, 210)}
+
+
+def _grow(root, train_per_class=8, val_per_class=4):
+    """Clean images beside the faults so that every stage has enough to work on; one truncated val image more."""
+    from vitviz.data.voc import Box, VocObject, write_voc_xml
+    d, a = root / "ILSVRC" / "Data" / "CLS-LOC", root / "ILSVRC" / "Annotations" / "CLS-LOC"
+    for w, rgb in COLOURS.items():
+        for i in range(train_per_class):
+            write_jpeg(d / "train" / w / f"{w}_x{i}.JPEG", rgb, (16, 14))
+    sol = (root / "LOC_val_solution.csv").read_text()
+    n = 10
+    for w, rgb in COLOURS.items():
+        for _ in range(val_per_class):
+            stem = f"ILSVRC2012_val_{n:08d}"
+            write_jpeg(d / "val" / f"{stem}.JPEG", rgb, (16, 14))
+            write_voc_xml(a / "val" / f"{stem}.xml", folder="val", filename=stem, width=16, height=14,
+                          objects=[VocObject(w, Box(3, 3, 12, 11))])
+            sol += f"{stem},{w} 3 3 12 11 \n"
+            n += 1
+    good = (d / "val" / "ILSVRC2012_val_00000010.JPEG").read_bytes()
+    (d / "val" / "ILSVRC2012_val_00000099.JPEG").write_bytes(good[: len(good) // 3])   # truncated val JPEG
+    write_voc_xml(a / "val" / "ILSVRC2012_val_00000099.xml", folder="val", filename="ILSVRC2012_val_00000099",
+                  width=16, height=14, objects=[VocObject("n01", Box(3, 3, 12, 11))])
+    sol += "ILSVRC2012_val_00000099,n01 3 3 12 11 \n"
+    (root / "LOC_val_solution.csv").write_text(sol)
+
+
+def sh(args, cwd, env):
+    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def faulty_repo(tmp_path_factory):
+    """A git copy of the project whose params (configs/smoke.yaml) read the fault-matrix root, reproduced once."""
+    base = tmp_path_factory.mktemp("faulty")
+    root = make_faulty_kaggle(base / "imagenet")
+    _grow(root)
+    dst = base / "repo"
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, listed):
+        if rel.startswith(("data/", "reports/")) or rel == "dvc.lock" or not (REPO / rel).is_file():
+            continue
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, dst / rel)
+    text = (REPO / "configs" / "smoke.yaml").read_text()
+    params = yaml.safe_load(text)
+    params["prepare_data"].update(source="imagenet", imagenet_root=str(root))
+    del params["models"]["resnet_demo"]  # one model is enough here, and keeps the test fast
+    for section in ("mask_eval", "lowpass_eval"):
+        params[section]["models"] = ["vit_demo"]
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(dst / "src"), "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    sh(["git", "init", "-q"], dst, env)
+    sh(["git", "add", "-A"], dst, env)
+    sh(["git", "commit", "-qm", "faulty"], dst, env)
+    out = sh(["dvc", "repro"], dst, env)
+    return dst, out
+
+
+def _table(md, caption):
+    """The rows of the markdown table under `caption`, as lists of stripped cells (header and rule dropped)."""
+    part = md[md.index(caption):]
+    lines = []
+    for ln in part.splitlines()[1:]:
+        if ln.startswith("|"):
+            lines.append([c.strip() for c in ln.strip().strip("|").split("|")])
+        elif lines:
+            break
+    return lines[2:]
+
+
+def test_repro_succeeds_and_the_report_counts_every_fault(faulty_repo):
+    dst, out = faulty_repo
+    for stage in ("check_params", "prepare_data", "download_models@vit_demo", "optimize_features@vit_demo",
+                  "mine_exemplars@vit_demo", "mask_eval@vit_demo", "lowpass_eval@vit_demo", "token_mixing@vit_demo",
+                  "appendix_f@vit_demo", "atlas@vit_demo", "report"):
+        assert f"Running stage '{stage}'" in out
+    md = (dst / "reports/report.md").read_text()
+    assert "## Skipped inputs" in md
+    index = {(r[0], r[1]): int(r[2]) for r in _table(md, "What the index repaired or left out")}
+    assert index == {
+        ("train", "box XML malformed or with non-numeric coordinates: image kept, without boxes"): 2,
+        ("train", "box XML without a box of the image's class: not 'with true box'"): 1,
+        ("train", "box with swapped corners: put in order"): 1,
+        ("train", "file that is not an image (e.g. README.txt): ignored"): 1,
+        ("val", "box outside the image: clipped to it"): 1,
+        ("classes", "empty class folder, left out of the classes: n03"): 1,
+    }
+    passes = {(r[0], r[1]): (r[2], int(r[3]), int(r[4])) for r in _table(md, "Images each pass skipped")}
+    val = 2 + 2 * 4 + 1          # make_kaggle's two, the clean ones, the truncated one
+    assert passes == {(p, "vit_demo"): ("val", val - 1, 1)
+                      for p in ("evaluation", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing")}
+    mask = json.loads((dst / "data/mask_eval/vit_demo.json").read_text())
+    assert (mask["images"], mask["skipped"], mask["excluded_not_annotated"]) == (val - 1, 1, 0)
+    metrics = json.loads((dst / "reports/metrics.json").read_text())
+    assert metrics["skipped_images"] == 5
+    meta = json.loads((dst / "data/dataset/meta.json").read_text())
+    assert meta["splits"]["val"]["images"] == val and meta["faults"]["empty_class_folders"] == ["n03"]
