@@ -172,3 +172,26 @@ def tiny_dataset(tmp_path_factory, tiny_cfg):
 def tiny_index(tiny_dataset):
     from vitviz.data.imagenet import read_index
     return read_index(tiny_dataset)
+
+
+def project_copy(dst: Path, params_text: str, message: str = "copy") -> dict:
+    """A committed git copy of the project at `dst` (tracked and unignored files, no outputs or lock) with
+    `params_text` as params.yaml; returns the environment that runs the copy's own code."""
+    import shutil
+    import subprocess
+    import sys
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, listed):
+        if rel.startswith(("data/", "reports/", "atlas/")) or rel == "dvc.lock" or not (REPO / rel).is_file():
+            continue
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, dst / rel)
+    (dst / "params.yaml").write_text(params_text)
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(dst / "src"),  # the copy's code runs, not the checkout's (editable install)
+           "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", message]):
+        subprocess.run(cmd, cwd=dst, env=env, capture_output=True, check=True)
+    return env

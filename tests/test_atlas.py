@@ -103,7 +103,6 @@ def _payload(path):
 @pytest.fixture(scope="module")
 def tiny_atlas(tiny_loaded, tiny_index, tiny_dataset, tmp_path_factory):
     """An atlas of the tiny ViT built from real mining and visualisation outputs (2 FFN sites, 3 features visualised)."""
-    import pandas as pd
     from vitviz.atlas.build import build_atlas
     from vitviz.exemplars.locality import locality_table
     from vitviz.exemplars.mining import activation_maps, mine

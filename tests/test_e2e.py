@@ -1,14 +1,12 @@
 """End to end: `dvc repro` of configs/smoke.yaml in a temporary git copy of the repository."""
 import json
-import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, project_copy
 
 pytestmark = pytest.mark.e2e
 
@@ -24,21 +22,7 @@ def sh(args, cwd, env, check=True):
 def smoke_repo(tmp_path_factory):
     """A git copy of the project with configs/smoke.yaml as params.yaml, reproduced once."""
     dst = tmp_path_factory.mktemp("e2e") / "repo"
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, listed):
-        if rel.startswith(("data/", "reports/")) or rel == "dvc.lock" or not (REPO / rel).is_file():
-            continue
-        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, dst / rel)
-    shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(dst / "src"),  # the copy's code runs, not the checkout's (editable install)
-           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}
-    sh(["git", "init", "-q"], dst, env)
-    sh(["git", "add", "-A"], dst, env)
-    sh(["git", "commit", "-qm", "smoke"], dst, env)
+    env = project_copy(dst, (REPO / "configs" / "smoke.yaml").read_text(), "smoke")
     out = sh(["dvc", "repro"], dst, env)
     return dst, env, out
 

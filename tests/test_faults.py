@@ -11,9 +11,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from conftest import make_faulty_kaggle, make_kaggle, write_jpeg
+from conftest import make_faulty_kaggle, write_jpeg
 from vitviz.core.errors import CheckpointError, ConfigError, DatasetLayoutError, ModelSourceError
 from vitviz.data.imagenet import build_index, load_rgb, read_index, try_load_rgb
 

@@ -1,15 +1,12 @@
 """End to end on the fault matrix: `dvc repro` of a tiny config on a Kaggle root with every fault at once succeeds,
 and the report's "Skipped inputs" section shows each count."""
 import json
-import os
-import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 
-from conftest import REPO, make_faulty_kaggle, write_jpeg
+from conftest import REPO, make_faulty_kaggle, project_copy, write_jpeg
 
 pytestmark = pytest.mark.e2e
 
@@ -54,27 +51,13 @@ def faulty_repo(tmp_path_factory):
     base = tmp_path_factory.mktemp("faulty")
     root = make_faulty_kaggle(base / "imagenet")
     _grow(root)
-    dst = base / "repo"
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, listed):
-        if rel.startswith(("data/", "reports/")) or rel == "dvc.lock" or not (REPO / rel).is_file():
-            continue
-        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, dst / rel)
-    text = (REPO / "configs" / "smoke.yaml").read_text()
-    params = yaml.safe_load(text)
+    params = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
     params["prepare_data"].update(source="imagenet", imagenet_root=str(root))
     del params["models"]["resnet_demo"]  # one model is enough here, and keeps the test fast
     for section in ("mask_eval", "lowpass_eval"):
         params[section]["models"] = ["vit_demo"]
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(dst / "src"), "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    sh(["git", "init", "-q"], dst, env)
-    sh(["git", "add", "-A"], dst, env)
-    sh(["git", "commit", "-qm", "faulty"], dst, env)
+    dst = base / "repo"
+    env = project_copy(dst, yaml.safe_dump(params, sort_keys=False), "faulty")
     out = sh(["dvc", "repro"], dst, env)
     return dst, out
 

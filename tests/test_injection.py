@@ -1,13 +1,10 @@
 """A params value that DVC expands into a shell command never runs: check_params stops `dvc repro` first."""
-import os
-import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, project_copy
 
 pytestmark = pytest.mark.e2e
 
@@ -23,19 +20,7 @@ def sh(args, cwd, env):
 def ran_once(tmp_path_factory):
     """A git copy of the project with configs/smoke.yaml, whose check_params and prepare_data ran once."""
     dst = tmp_path_factory.mktemp("inj") / "repo"
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, listed):
-        if rel.startswith(("data/", "reports/")) or rel == "dvc.lock" or not (REPO / rel).is_file():
-            continue
-        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, dst / rel)
-    shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(dst / "src"), "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "smoke"]):
-        assert sh(cmd, dst, env)[0] == 0
+    env = project_copy(dst, (REPO / "configs" / "smoke.yaml").read_text(), "smoke")
     rc, out = sh(["dvc", "repro", "prepare_data"], dst, env)
     assert rc == 0, out
     assert "Running stage 'check_params'" in out and "Running stage 'prepare_data'" in out
