@@ -56,6 +56,7 @@ def faulty_repo(tmp_path_factory):
     del params["models"]["resnet_demo"]  # one model is enough here, and keeps the test fast
     for section in ("mask_eval", "lowpass_eval"):
         params[section]["models"] = ["vit_demo"]
+    params["score_features"]["models"] = []  # its similarity model is resnet_demo
     dst = base / "repo"
     env = project_copy(dst, yaml.safe_dump(params, sort_keys=False), "faulty")
     out = sh(["dvc", "repro"], dst, env)
