@@ -117,7 +117,7 @@ def test_similarity_equal_to_the_explained_model_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="circular"):
         load_similarity("vit_demo", tmp_path, ["vit_demo"], torch.device("cpu"), "vit_demo")
     import yaml
-    from tests.conftest import REPO
+    from conftest import REPO
     p = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
     p["score_features"]["similarity"] = "vit_demo"
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(p))
