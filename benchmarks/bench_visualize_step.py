@@ -14,8 +14,8 @@ import argparse
 import logging
 
 import torch
-
 from common import DEMO_VIT, random_loaded, seconds
+
 from vitviz.core.runner import setup_logging
 from vitviz.models.hooks import Recorder, image_forward
 from vitviz.models.sites import list_sites
