@@ -7,15 +7,15 @@ For each model (the demo-sized ViT, and a DeiT-tiny-sized random ViT at 224 px),
   * the plain pass: the same truncated forward (hook on the site, stop after the block) and a backward from
     the mean of the hooked output into an input of features x copies images, `--steps` times.
 The ratio visualisation / plain is 1.0 when the step adds nothing to the network's own work. It also prints
-features per second at 1 and 4 features per step (`--batch`), and with --profile a torch.profiler table of
+(each the fastest of --repeats interleaved runs, against a busy machine) features per second at 1 and 4 features per step (`--batch`), and with --profile a torch.profiler table of
 one step.
 """
 import argparse
 import logging
 
 import torch
-
 from common import DEMO_VIT, random_loaded, seconds
+
 from vitviz.core.runner import setup_logging
 from vitviz.models.hooks import Recorder, image_forward
 from vitviz.models.sites import list_sites
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=5)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--copies", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the fastest of each is kept")
     ap.add_argument("--batch", default="1,4", help="features per step to compare")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     ap.add_argument("--profile", action="store_true")
@@ -84,8 +85,9 @@ def main() -> None:
         site = list_sites(loaded.model)[f"blocks.{args.block}.ffn"]
         vis_seconds(loaded, site, 1, 2, args.copies, device)   # warm-up
         for f in (int(b) for b in args.batch.split(",")):
-            tv = vis_seconds(loaded, site, f, args.steps, args.copies, device)
-            tp = plain_seconds(loaded, site, f * args.copies, args.steps, device)
+            runs = [(vis_seconds(loaded, site, f, args.steps, args.copies, device),
+                     plain_seconds(loaded, site, f * args.copies, args.steps, device)) for _ in range(args.repeats)]
+            tv, tp = min(r[0] for r in runs), min(r[1] for r in runs)   # interleaved, least disturbed of each
             print(f"{title}, block {args.block}, {f} feature(s) x {args.copies} copies per step: "
                   f"visualisation {1000 * tv / args.steps:.1f} ms/step, plain truncated fwd+bwd "
                   f"{1000 * tp / args.steps:.1f} ms/step, ratio {tv / tp:.2f}; "

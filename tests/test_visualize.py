@@ -148,3 +148,28 @@ def test_per_feature_tv_weight_is_used(tiny_loaded):
     c, d = visualize(lm, [Target("blocks.0.ffn", 4), Target("blocks.0.ffn", 5)], heavy)
     assert c.tv_final < a.tv_final                       # the heavily regularised feature is smoother
     assert np.abs(b.image.astype(int) - d.image.astype(int)).max() <= 1   # the other one is untouched
+
+
+def test_one_pass_normalised_copies_and_their_tv_equal_the_formula():
+    """The step's input and TV, built from the F jittered images, equal normalising the copies
+    roll((x - m) / s + noise) and taking TV of each copy (the definition)."""
+    from vitviz.visualization.augment import draw_batch, normalized_copies, roll_features
+    from vitviz.visualization.objectives import copies_variation
+    xs = torch.rand(3, 3, 9, 8, dtype=torch.float64)
+    cfg = AugmentConfig(copies=4, jitter=3, noise_std=0.5)
+    seeds = (11, 12, 13)
+    params, shifts = draw_batch([torch.Generator().manual_seed(s) for s in seeds], 2, 6, cfg)
+    m, s, n = params.double()
+    mean = torch.tensor([0.4, 0.5, 0.6], dtype=torch.float64).view(3, 1, 1)
+    std = torch.tensor([0.2, 0.3, 0.25], dtype=torch.float64).view(3, 1, 1)
+    rolled = roll_features(xs, shifts)
+    inp = normalized_copies(rolled, m, s, n, mean, std)
+    tv = copies_variation(rolled, s)
+    for f, seed in enumerate(seeds):                      # the same draws as each feature alone
+        g = torch.Generator().manual_seed(seed)
+        mf, sf = color_shift_params(g, 4, 1.0, 1.0)
+        nf = torch.randn(4, 3, 1, 1, generator=g) * noise_std_at(2, 6, 0.5)
+        dy, dx = jitter_shift(g, 3)
+        copies = torch.roll((xs[f][None] - mf.double()) / sf.double() + nf.double(), shifts=(dy, dx), dims=(2, 3))
+        torch.testing.assert_close(inp[4 * f:4 * f + 4], (copies - mean) / std)
+        torch.testing.assert_close(tv[f], total_variation(copies))

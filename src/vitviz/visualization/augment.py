@@ -51,16 +51,46 @@ def draw(gen: torch.Generator, step: int, steps: int, cfg: AugmentConfig
     return torch.stack([m, s, noise]), jitter_shift(gen, cfg.jitter)
 
 
+def draw_batch(gens: list[torch.Generator], step: int, steps: int, cfg: AugmentConfig
+               ) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """The draws of all F features for one step: (shift m, scale s, noise) stacked (3, F, copies, 3, 1, 1),
+    and the F jitters; each feature draws from its own generator in the order of `draw`."""
+    draws = [draw(g, step, steps, cfg) for g in gens]
+    return torch.stack([d for d, _ in draws], dim=1), [shift for _, shift in draws]
+
+
+def roll_features(x: torch.Tensor, shifts: list[tuple[int, int]]) -> torch.Tensor:
+    """Each of the F images (F, 3, H, W) circularly shifted by its own (dy, dx)."""
+    if not any(dy or dx for dy, dx in shifts):
+        return x
+    return torch.stack([torch.roll(x[i], shifts=shift, dims=(1, 2)) for i, shift in enumerate(shifts)])
+
+
+def to_device(params: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The draws on `device` in one copy, without blocking the host."""
+    if device.type == "cuda":
+        params = params.pin_memory()
+    return params.to(device, non_blocking=True)
+
+
+def normalized_copies(rolled: torch.Tensor, m: torch.Tensor, s: torch.Tensor, noise: torch.Tensor,
+                      mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """The copies ((rolled - m) / s + noise - mean) / std, feature-major (F*copies, 3, H, W), in one pass.
+
+    `rolled` is (F, 3, H, W); m, s and noise (F, copies, 3, 1, 1); mean and std (3, 1, 1)."""
+    scale = 1.0 / (s * std)
+    shift = (noise - m / s - mean) / std
+    return torch.addcmul(shift, rolled.unsqueeze(1), scale).flatten(0, 1)
+
+
 def augment_batch(x: torch.Tensor, gens: list[torch.Generator], step: int, steps: int,
                   cfg: AugmentConfig) -> torch.Tensor:
     """Copies of each of the F images (F, 3, H, W), feature-major: rows f*copies .. f*copies+copies-1.
 
-    The draws of all features reach the device in one copy, without blocking the host.
+    The jitter is one circular shift for all copies of a feature, so it is applied once per feature, before
+    the per-channel colour shift and noise (a permutation of pixels commutes with them).
     """
-    draws = [draw(g, step, steps, cfg) for g in gens]
-    params = torch.stack([d for d, _ in draws], dim=1)                    # (3, F, copies, 3, 1, 1)
-    if x.device.type == "cuda":
-        params = params.pin_memory()
-    m, s, noise = params.to(x.device, non_blocking=True)
-    out = (x.unsqueeze(1) - m) / s + noise                                # (F, copies, 3, H, W)
-    return torch.cat([torch.roll(out[i], shifts=shift, dims=(2, 3)) for i, (_, shift) in enumerate(draws)])
+    params, shifts = draw_batch(gens, step, steps, cfg)
+    m, s, noise = to_device(params, x.device)
+    out = (roll_features(x, shifts).unsqueeze(1) - m) / s + noise          # (F, copies, 3, H, W)
+    return out.flatten(0, 1)

@@ -8,14 +8,30 @@ import torch
 from vitviz.models.sites import Site
 
 
-def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Per-sample TV (B,): unsquared L2 norms of the horizontal, vertical and both diagonal differences,
-    taken per channel over all positions, averaged over channels, summed over the four directions."""
+def channel_variation(x: torch.Tensor) -> torch.Tensor:
+    """(B, 4, C): the unsquared L2 norm, over all positions, of each channel's horizontal, vertical, diagonal
+    and anti-diagonal differences."""
     diffs = [x[:, :, :, 1:] - x[:, :, :, :-1],
              x[:, :, 1:, :] - x[:, :, :-1, :],
              x[:, :, 1:, 1:] - x[:, :, :-1, :-1],
              x[:, :, 1:, :-1] - x[:, :, :-1, 1:]]
-    return sum(d.flatten(2).norm(dim=2).mean(dim=1) for d in diffs)
+    return torch.stack([d.flatten(2).norm(dim=2) for d in diffs], dim=1)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Per-sample TV (B,): unsquared L2 norms of the horizontal, vertical and both diagonal differences,
+    taken per channel over all positions, averaged over channels, summed over the four directions."""
+    return channel_variation(x).mean(dim=2).sum(dim=1)
+
+
+def copies_variation(rolled: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """TV (F, copies) of the copies (rolled[f] - m) / s + noise, from the F jittered images alone.
+
+    The shift m and the noise are constant per copy and channel, so they cancel in every difference, and
+    the scale s > 0 divides each channel's norm: TV of a copy = sum over directions of the channel mean of
+    norm / s. `scale` is s, (F, copies, 3, 1, 1)."""
+    norms = channel_variation(rolled)                                      # (F, 4, 3)
+    return (norms.unsqueeze(1) / scale.flatten(2).unsqueeze(2)).mean(dim=3).sum(dim=2)
 
 
 def feature_objective(tokens: torch.Tensor, channels: torch.Tensor, copies: int, reduce: str = "mean"
@@ -54,6 +70,8 @@ def objectives(outputs: dict[str, list[torch.Tensor]], groups: list[TargetGroup]
     out = torch.zeros(features, device=groups[0].rows.device)   # feature_objective is fp32
     for g in groups:
         tok = g.site.patch_tokens(outputs[g.site.module], features * copies)
+        if len(groups) == 1:   # every row, in order: no copy of the tokens (nor of their gradient)
+            return feature_objective(tok, g.channels, copies, reduce)
         tok = tok.reshape(features, copies, *tok.shape[1:]).index_select(0, g.rows).flatten(0, 1)
         out = out.index_copy(0, g.rows, feature_objective(tok, g.channels, copies, reduce))
     return out

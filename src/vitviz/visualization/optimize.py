@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vitviz.visualization.augment import AugmentConfig, augment_batch
+from vitviz.visualization.augment import AugmentConfig, draw_batch, normalized_copies, roll_features, to_device
 from vitviz.core.distributed import context, gather_objects, shard
 from vitviz.models.hooks import Recorder, image_forward
-from vitviz.visualization.objectives import group_targets, objectives, total_variation, token_counts
+from vitviz.visualization.objectives import copies_variation, group_targets, objectives, total_variation, token_counts
 from vitviz.models.sites import Site, list_sites, resolve
 from vitviz.models.store import LoadedModel, normalize
 from vitviz.paper import PAPER_RECIPE
@@ -104,11 +104,18 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
             with torch.no_grad(), loaded.autocast(device):
                 tv_w = tv_w * token_counts(rec.run(forward, norm(x)), groups, len(sites))
         losses = []
+        mean, std = (torch.tensor(v, dtype=x.dtype, device=device).view(3, 1, 1)
+                     for v in (loaded.spec.mean, loaded.spec.std))
         for step in tqdm(range(cfg.steps), desc=desc, unit="step", mininterval=2.0, leave=False):
-            aug = augment_batch(x, gens, step, cfg.steps, cfg.augment)
+            # the copies (roll(x) - m) / s + noise, normalised, as one affine map per copy and channel of the
+            # F jittered images; their TV from the F images alone (m and the noise cancel in differences)
+            params, shifts = draw_batch(gens, step, cfg.steps, cfg.augment)
+            m, s, noise = to_device(params, device)                         # (F, copies, 3, 1, 1)
+            rolled = roll_features(x, shifts)
+            inp = normalized_copies(rolled, m, s, noise, mean, std)
             with loaded.autocast(device):
-                obj = objectives(rec.run(forward, norm(aug)), groups, copies, cfg.reduce)
-            tv = total_variation(aug).view(len(sites), copies).mean(dim=1)
+                obj = objectives(rec.run(forward, inp), groups, copies, cfg.reduce)
+            tv = copies_variation(rolled, s).mean(dim=1)
             per_feature = (-obj if maximize else obj) + tv_w * tv
             loss = per_feature.sum()
             losses.append(per_feature.detach())
