@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vitviz.atlas.evidence import class_selectivity, related_features
-from vitviz.atlas.export import AtlasOptions, quantize_map
+from vitviz.atlas.export import SIZE_BUDGET, AtlasOptions, feature_budget, quantize_map
 from vitviz.atlas.histogram import bin_counts
 from vitviz.visualization.checkpoint import recipe_hash, visualize_resumable
 from vitviz.visualization.optimize import Target, VisSettings, visualize
@@ -153,3 +153,21 @@ def test_atlas_site_makes_no_network_reference(tiny_atlas):
     site = tiny_atlas[0]
     for p in [site / "index.html", site / "atlas.js", site / "atlas.css"]:
         assert not re.search(r"https?://|//cdn|@import", p.read_text()), p
+
+
+def test_atlas_keeps_to_its_stated_size_budget(tiny_atlas):
+    site, ov, result, index = tiny_atlas
+    data = sum(p.stat().st_size for p in (site / "data").glob("*_L*.js"))     # cards and feature shards
+    cells = ov["layers"][0]["grid"][0] * ov["layers"][0]["grid"][1]
+    assert data / ov["features"] <= feature_budget(ov["k"], ov["maps_top"], cells)
+    assert max(p.stat().st_size for p in (site / "thumbs").glob("*.jpg")) <= SIZE_BUDGET["thumbnail"]
+
+
+def test_atlas_labels_classes_by_their_first_synonym_and_searches_all(tiny_atlas):
+    site, ov, result, index = tiny_atlas
+    assert ov["class_synonyms"] == list(index.classes["name"]) and ov["classes"] == index.short_names
+    import pandas as pd
+    from vitviz.data.imagenet import DatasetIndex
+    named = DatasetIndex(site, pd.DataFrame({"wnid": ["n01440764", "n01443537"],
+                                             "name": ["tench, Tinca tinca", "goldfish"]}), {})
+    assert named.short_names == ["tench", "goldfish"]

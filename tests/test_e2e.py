@@ -132,15 +132,23 @@ def test_a_param_change_reruns_only_its_stages(smoke_repo):
         shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
 
 
-def test_exp_run_with_set_param(smoke_repo):
+@pytest.fixture(scope="module")
+def lp8(smoke_repo):
+    """An experiment `lp8` (lowpass_eval.limit=8) run beside the committed workspace (--temp leaves it as it is)."""
     dst, env, _ = smoke_repo
     sh(["git", "add", "-A"], dst, env)
     sh(["git", "commit", "-qm", "lock"], dst, env)
-    out = sh(["dvc", "exp", "run", "-S", "prepare_data.synthetic.val_per_class=5", "-n", "val5"], dst, env)
-    assert "Running stage 'prepare_data'" in out
-    show = sh(["dvc", "exp", "show", "--md"], dst, env)
-    assert "val5" in show and "prepare_data.synthetic.val_per_class" in show
-    assert json.loads((dst / "data/dataset/meta.json").read_text())["splits"]["val"]["images"] == 20
+    return sh(["dvc", "exp", "run", "--temp", "-S", "lowpass_eval.limit=8", "-n", "lp8"], dst, env)
+
+
+def test_exp_run_with_set_param(smoke_repo, lp8):
+    dst, env, _ = smoke_repo
+    assert sorted(ran_stages(lp8)) == ["check_params", "lowpass_eval@resnet_demo", "lowpass_eval@vit_demo", "report"]
+    import csv
+    import io
+    rows = {r["Experiment"]: r for r in csv.DictReader(io.StringIO(sh(["dvc", "exp", "show", "--csv"], dst, env)))}
+    assert rows["lp8"]["lowpass_eval.limit"] == "8" and rows["lp8"]["lowpass.vit_demo.auc_normalized"]
+    assert json.loads((dst / "data/lowpass_eval/vit_demo.json").read_text())["images"] == 16   # workspace untouched
 
 
 def test_queue_with_two_workers(smoke_repo):
@@ -172,7 +180,7 @@ def test_queue_with_two_workers(smoke_repo):
     assert images["8"] and images["12"]
 
 
-def test_experiments_travel_through_git_and_dvc_remotes(smoke_repo, tmp_path):
+def test_experiments_travel_through_git_and_dvc_remotes(smoke_repo, lp8, tmp_path):
     dst, env, _ = smoke_repo
     sh(["git", "init", "-q", "--bare", str(tmp_path / "origin.git")], dst, env)
     sh(["git", "remote", "add", "origin", str(tmp_path / "origin.git")], dst, env)
@@ -181,7 +189,6 @@ def test_experiments_travel_through_git_and_dvc_remotes(smoke_repo, tmp_path):
     sh(["git", "commit", "-qm", "remote"], dst, env)
     sh(["git", "push", "-q", "origin", "HEAD:main"], dst, env)
     sh(["dvc", "push"], dst, env)
-    sh(["dvc", "exp", "run", "-S", "lowpass_eval.limit=8", "-n", "lp8"], dst, env)
     sh(["dvc", "exp", "push", "origin", "lp8"], dst, env)
     other = tmp_path / "other"
     sh(["git", "clone", "-q", "-b", "main", str(tmp_path / "origin.git"), str(other)], tmp_path, env)

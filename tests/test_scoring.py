@@ -124,6 +124,11 @@ def test_similarity_equal_to_the_explained_model_is_refused(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_params(tmp_path / "p.yaml")
     assert "score_features.similarity" in str(e.value) and "circular" in str(e.value)
+    p["score_features"]["similarity"] = "resnet_dmeo"                    # a typo of a key: refused at load
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(p))
+    with pytest.raises(ConfigError) as e:
+        load_params(tmp_path / "p.yaml")
+    assert "score_features.similarity" in str(e.value) and "not a model key" in str(e.value)
 
 
 # ---- a hand-built model whose FFN channel 0 fires on red, channel 1 on blue ----

@@ -25,6 +25,19 @@ log = logging.getLogger(__name__)
 
 CALLBACK = "vitvizAtlas"
 
+# The size budget, stated (bytes, on disk): a feature's data (its card, and its shard entry: exemplar rows and
+# statistics, uint8 maps as base64, histogram, related features, recipe) stays within `feature_base` plus
+# `per_exemplar` for each of its k exemplars plus `per_map_cell` for each cell of its stored maps; an exemplar
+# thumbnail (a JPEG of thumb_size 64 at quality 85, stored once however many features use it) within
+# `thumbnail`. benchmarks/bench_atlas.py measures both at ViT-B/16 scale; tests/test_atlas.py holds the demo to it.
+SIZE_BUDGET = {"feature_base": 512, "per_exemplar": 16, "per_map_cell": 1.4, "thumbnail": 4096}
+
+
+def feature_budget(k: int, maps_top: int, cells: int) -> float:
+    """Bytes a feature's data may take: k exemplars, maps_top stored maps of `cells` cells each."""
+    b = SIZE_BUDGET
+    return b["feature_base"] + b["per_exemplar"] * k + b["per_map_cell"] * maps_top * cells
+
 
 @dataclass
 class AtlasOptions:
@@ -84,7 +97,7 @@ def write_atlas_data(out_dir: str | Path, model_key: str, ex: Exemplars, feature
     split = ex.meta["split"]
     table = index.split(split)
     labels = table["label"].to_numpy()
-    names = list(index.names)
+    names, synonyms = index.short_names, list(index.names)
     rows_all = ex.indices.numpy()
     used = sorted({int(r) for r in np.unique(rows_all) if r >= 0})
     failed = write_thumbs(used, index, split, crop, out / "thumbs", opts)
@@ -149,7 +162,8 @@ def write_atlas_data(out_dir: str | Path, model_key: str, ex: Exemplars, feature
     n_feat = sum(int(c) for c in ex.sites["channels"])
     overview = {"model": model_key, "split": split, "stat": ex.meta["stat"], "k": int(ex.meta["k"]),
                 "images": int(ex.meta["images"]), "hist_images": hist.images, "maps_top": int(ex.meta.get("maps_top", 0)),
-                "locality_fraction": ex.meta.get("locality_fraction"), "classes": names, "layers": layers,
+                "locality_fraction": ex.meta.get("locality_fraction"), "classes": names, "class_synonyms": synonyms,
+                "layers": layers,
                 "features": n_feat, "visualized": len(vis), "thumbs": len(used) - len(failed),
                 "thumbs_skipped": len(failed), "thumb_size": opts.thumb_size, "shard_features": opts.shard_features,
                 "related": opts.related, "recipe": recipe,

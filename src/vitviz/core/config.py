@@ -317,9 +317,9 @@ class AtlasConfig(Strict):
 class ScoreConfig(Strict):
     """Scores of every visualised feature (stage score_features): activation ratio, selectivity, MIS, seed agreement."""
     models: list[str] = Field(default_factory=list, description="visualised models to score; [] scores none")
-    similarity: str = Field("resnet_demo", description="similarity model of the machine 2-AFC: a key of `models`, "
-                            "timm:<name>[.<tag>], open_clip:<name>/<tag>, or dreamsim (cached weights only); "
-                            "never the explained model")
+    similarity: str = Field("resnet_demo", description="similarity model of the machine 2-AFC: a key of `models` "
+                            "(the library's load_similarity also takes timm:<name>[.<tag>], open_clip:<name>/<tag> "
+                            "and dreamsim); never the explained model")
     split: Split = Field("val", description="natural images for the MIS queries and the natural references")
     limit: int = Field(0, ge=0, description="images of the split, spread evenly; 0: all")
     per_site: int | None = Field(None, ge=1, description="score the first n visualised features of each site; "
@@ -407,6 +407,9 @@ class Params(Strict):
                                f"the atlas of {k!r} needs its exemplars and visualised features; add it to "
                                "optimize_features.models and mine_exemplars.models, or remove it here"))
         sc = self.score_features
+        if sc.models and sc.similarity not in self.models:
+            errors.append((("score_features", "similarity"), f"{sc.similarity!r} is not a model key; have: {keys} "
+                           "(the stage loads data/models/<similarity>: add the similarity model to `models`)"))
         for i, k in enumerate(sc.models):
             if k not in opt.models:
                 errors.append((("score_features", "models", i), f"{k!r} has no visualisations; add it to "

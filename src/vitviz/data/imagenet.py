@@ -253,6 +253,11 @@ def build_index(root: str | Path, out_dir: str | Path, root_ref: str | None = No
     return meta
 
 
+def first_synonym(name: str) -> str:
+    """The first of a class description's comma-separated synonyms."""
+    return str(name).split(",")[0].strip()
+
+
 @dataclass
 class DatasetIndex:
     """A prepared dataset: its classes and per-split image tables, with paths resolved."""
@@ -267,6 +272,11 @@ class DatasetIndex:
     @property
     def names(self) -> list[str]:
         return list(self.classes["name"])
+
+    @property
+    def short_names(self) -> list[str]:
+        """Each class's first synonym ("tench" of "tench, Tinca tinca"), for labels."""
+        return [first_synonym(n) for n in self.classes["name"]]
 
     def split(self, name: str) -> pd.DataFrame:
         if name not in self.splits:

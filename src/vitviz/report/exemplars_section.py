@@ -76,7 +76,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                     continue
                 crop = _crop(index, split, top[0], transform)
                 name = str(index.split(split)["wnid"].iloc[top[0]])
-                cls = index.names[int(index.split(split)["label"].iloc[top[0]])].split(",")[0].strip()
+                cls = index.short_names[int(index.split(split)["label"].iloc[top[0]])]
                 label = f"L{r.layer} F{r.feature}" + _concept(ex, r.site, r.feature)
                 rows.append((label, [
                     ("optimised", np.asarray(Image.open(feats_dir / r.image))),

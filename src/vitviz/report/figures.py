@@ -47,7 +47,7 @@ def sample_grid(index: DatasetIndex, split: str, per_class: int, path: Path, max
             for x0, y0, x1, y1 in json.loads(boxes):
                 ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, lw=1.5, ec="#00e000"))
             if c == 0:
-                ax.set_ylabel(str(index.names[k]).split(",")[0], rotation=0, ha="right", va="center", fontsize=8)
+                ax.set_ylabel(index.short_names[k], rotation=0, ha="right", va="center", fontsize=8)
     save(fig, path, dpi=80)
 
 

@@ -1,0 +1,215 @@
+"""The atlas at ViT-B/16 scale: build time per 1,000 features, bytes per feature and per exemplar thumbnail, and
+the time to first render of one block's FFN layer page (3,072 cards) in headless Chromium.
+
+The exemplar tables are synthetic but shaped as mining a random-weight ViT-B/16 (timm) over ImageNet val gives
+them: every FFN and q/k/v channel of the 12 blocks (64,512 features), k exemplars each drawn from `--images`
+split rows, `--maps-top` 14x14 activation maps per feature, a histogram per feature. The split's rows point at
+`--distinct` JPEGs on disk (cycled), so every one of the distinct rows the tables use is decoded, cropped and
+stored as its own thumbnail, as for real data. The histogram pass over the split (model inference, measured by
+bench_mining.py) is not part of the build time here.
+
+    python benchmarks/bench_atlas.py                      # full scale: 50,000 images, k = 20
+    python benchmarks/bench_atlas.py --blocks 2 --images 5000 --keep /tmp/atlas_b16
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import timm
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import vitviz.atlas.export as export  # noqa: E402
+from vitviz.atlas.export import SIZE_BUDGET, AtlasOptions, feature_budget, write_atlas_data  # noqa: E402
+from vitviz.atlas.histogram import Histograms  # noqa: E402
+from vitviz.atlas.page import write_pages  # noqa: E402
+from vitviz.data.imagenet import DatasetIndex  # noqa: E402
+from vitviz.data.loader import crop_transform  # noqa: E402
+from vitviz.exemplars.store import Exemplars  # noqa: E402
+from vitviz.models.sites import list_sites  # noqa: E402
+from common import random_loaded  # noqa: E402
+
+log = logging.getLogger("bench_atlas")
+KINDS = ("ffn", "attn.q", "attn.k", "attn.v")
+
+
+def synthetic_split(root: Path, images: int, distinct: int, classes: int, size: int, seed: int) -> DatasetIndex:
+    """A val split of `images` rows over `distinct` random-texture JPEGs (cycled), labels spread over `classes`."""
+    rng = np.random.default_rng(seed)
+    (root / "val").mkdir(parents=True, exist_ok=True)
+    for i in range(distinct):
+        low = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
+        im = Image.fromarray(low).resize((size, size), Image.BICUBIC)
+        im.save(root / "val" / f"{i}.JPEG", quality=90)
+    wnids = [f"n{i:08d}" for i in range(classes)]
+    names = [f"class {i}, synonym {i}" for i in range(classes)]
+    table = pd.DataFrame({"path": [f"val/{i % distinct}.JPEG" for i in range(images)],
+                          "label": rng.integers(0, classes, images), "wnid": "", "boxes": "[]"})
+    table["wnid"] = [wnids[c] for c in table["label"]]
+    return DatasetIndex(root, pd.DataFrame({"wnid": wnids, "name": names}), {"val": table})
+
+
+def synthetic_exemplars(model: torch.nn.Module, blocks: int, k: int, images: int, maps_top: int, bins: int,
+                        seed: int) -> tuple[Exemplars, Histograms]:
+    """Top-k tables, maps, locality and histograms shaped as mining every FFN and q/k/v channel would give."""
+    rng = np.random.default_rng(seed)
+    sites = [s for s in list_sites(model).values() if s.kind in KINDS and s.layer < blocks]
+    grid = model.patch_embed.grid_size
+    rows, offset = [], 0
+    vals, idx, maps, counts, lo, hi, under = [], [], {}, {}, {}, {}, {}
+    for s in sites:
+        rows.append({"site": s.name, "kind": s.kind, "layer": s.layer, "offset": offset, "channels": s.channels,
+                     "spatial": True})
+        offset += s.channels
+        v = np.sort(rng.gamma(2.0, 1.0, (k, s.channels)).astype(np.float32), axis=0)[::-1]
+        vals.append(torch.from_numpy(v.copy()))
+        # k distinct rows per feature: a random start and stride modulo the split (stride coprime enough here)
+        start = rng.integers(0, images, s.channels)
+        stride = rng.integers(1, 97, s.channels)
+        idx.append(torch.from_numpy(((start[None] + np.arange(k)[:, None] * stride[None]) % images).astype(np.int64)))
+        maps[s.name] = torch.from_numpy(rng.gamma(1.0, 1.0, (s.channels, maps_top, *grid)).astype(np.float16))
+        counts[s.name] = torch.from_numpy(rng.integers(0, images // bins + 1, (s.channels, bins)))
+        lo[s.name], hi[s.name] = torch.zeros(s.channels), torch.from_numpy(v[0].copy())
+        under[s.name] = torch.zeros(s.channels, dtype=torch.int64)
+    locality = pd.DataFrame({"site": [r["site"] for r in rows], "top_share": rng.uniform(0.1, 0.4, len(rows))})
+    meta = {"split": "val", "stat": "mean", "k": k, "images": images, "maps_top": maps_top, "locality_fraction": 0.1}
+    ex = Exemplars(pd.DataFrame(rows), torch.cat(vals, dim=1), torch.cat(idx, dim=1), maps, locality, meta)
+    return ex, Histograms(counts, lo, hi, under, images)
+
+
+def build(out: Path, ex: Exemplars, hist: Histograms, index: DatasetIndex, loaded, opts: AtlasOptions) -> dict:
+    """Write the atlas; the wall times of the thumbnails and of everything else."""
+    times = {"thumbs": 0.0}
+    inner = export.write_thumbs
+
+    def timed_thumbs(*a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return inner(*a, **kw)
+        finally:
+            times["thumbs"] += time.perf_counter() - t0
+
+    export.write_thumbs = timed_thumbs
+    try:
+        t0 = time.perf_counter()
+        ov = write_atlas_data(out, loaded.key, ex, None, None, None, index, crop_transform(loaded.spec), hist, opts)
+        write_pages(out, loaded.key)
+        times["total"] = time.perf_counter() - t0
+    finally:
+        export.write_thumbs = inner
+    times["data"] = times["total"] - times["thumbs"]
+    return {"overview": ov, **times}
+
+
+def first_render(out: Path, route: str, timeout: float) -> dict | None:
+    """Milliseconds from navigation to the page's `atlasRendered` mark (all cards in the DOM) and to every image of
+    the first screen loaded, in headless Chromium (None where Chromium, its driver or selenium is missing)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        log.warning("selenium is missing: no render time (pip install selenium)")
+        return None
+    if not chromium or not driver:
+        log.warning("chromium or chromedriver is missing: no render time (apt-get install chromium chromium-driver)")
+        return None
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    with tempfile.TemporaryDirectory() as profile:
+        for f in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900",
+                  "--no-first-run", "--disable-background-networking", f"--user-data-dir={profile}"):
+            opts.add_argument(f)
+        drv = webdriver.Chrome(service=Service(driver), options=opts)
+        try:
+            drv.get((out / "index.html").resolve().as_uri() + "#" + route)
+            t0 = time.time()
+            while time.time() - t0 < timeout:
+                # the first screen: images above the fold (the page loads the others lazily, as they scroll in)
+                state = drv.execute_script(
+                    "var seen = Array.from(document.images).filter(i => i.getBoundingClientRect().top < innerHeight);"
+                    "return [window.atlasRendered || null, seen.length,"
+                    " seen.length > 0 && seen.every(i => i.complete && i.naturalWidth > 0), performance.now()]")
+                if state[0] is not None and state[2]:
+                    cards = drv.execute_script("return document.querySelectorAll('.card').length")
+                    return {"rendered_ms": round(state[0]), "first_screen_images_ms": round(state[3]),
+                            "first_screen_images": state[1], "cards": cards}
+                time.sleep(0.02)
+            raise RuntimeError(f"the page {route} did not render within {timeout:.0f} s")
+        finally:
+            drv.quit()
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--blocks", type=int, default=12, help="blocks of ViT-B/16 in the atlas (12: all)")
+    ap.add_argument("--k", type=int, default=20)
+    ap.add_argument("--images", type=int, default=50000, help="rows of the split (ImageNet val: 50,000)")
+    ap.add_argument("--distinct", type=int, default=500, help="distinct JPEG files the rows cycle over")
+    ap.add_argument("--image-size", type=int, default=384, help="side of those JPEGs (ImageNet val: about 400x350)")
+    ap.add_argument("--maps-top", type=int, default=5, help="exemplars per feature with a stored map")
+    ap.add_argument("--bins", type=int, default=24)
+    ap.add_argument("--classes", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep", type=Path, default=None, help="write the atlas here and keep it")
+    ap.add_argument("--render-timeout", type=float, default=120.0)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.manual_seed(args.seed)
+    loaded = random_loaded("vit_base_patch16_224", 224)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_atlas_"))
+    try:
+        index = synthetic_split(tmp / "dataset", args.images, args.distinct, args.classes, args.image_size, args.seed)
+        ex, hist = synthetic_exemplars(loaded.model, args.blocks, args.k, args.images, args.maps_top, args.bins,
+                                       args.seed)
+        out = args.keep or tmp / "atlas"
+        if out.exists():
+            shutil.rmtree(out)
+        opts = AtlasOptions()
+        r = build(out, ex, hist, index, loaded, opts)
+        ov = r["overview"]
+        n, thumbs = ov["features"], ov["thumbs"]
+        cells = int(np.prod(loaded.model.patch_embed.grid_size))
+        data_bytes = folder_bytes(out / "data")
+        thumb_bytes = folder_bytes(out / "thumbs")
+        render = first_render(out, "L0/ffn", args.render_timeout)
+        report = {
+            "features": n, "k": args.k, "images": args.images, "maps_top": args.maps_top, "thumbnails": thumbs,
+            "build_s": round(r["total"], 1),
+            "build_s_per_1000_features": round(1000 * r["total"] / n, 2),
+            "data_s_per_1000_features": round(1000 * r["data"] / n, 2),
+            "thumbnail_s_per_1000_images": round(1000 * r["thumbs"] / max(thumbs, 1), 2),
+            "bytes_per_feature": round(data_bytes / n, 1),
+            "bytes_per_feature_by_file": ov["bytes_per_feature"],
+            "bytes_per_thumbnail": round(thumb_bytes / max(thumbs, 1), 1),
+            "budget_bytes_per_feature": round(feature_budget(args.k, args.maps_top, cells), 1),
+            "budget_bytes_per_thumbnail": SIZE_BUDGET["thumbnail"],
+            "atlas_mib": round((data_bytes + thumb_bytes) / 2**20, 1),
+            "layer_page_L0_ffn": render,
+        }
+        print(json.dumps(report, indent=2))
+        if (report["bytes_per_feature"] > report["budget_bytes_per_feature"]
+                or report["bytes_per_thumbnail"] > SIZE_BUDGET["thumbnail"]):
+            log.warning("over the size budget stated in vitviz/atlas/export.py: %s", SIZE_BUDGET)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
