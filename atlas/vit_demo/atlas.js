@@ -185,7 +185,7 @@
     return load("search").then(function (s) {
       var ql = q.trim().toLowerCase(), hits = [];
       s.entries.forEach(function (e) {
-        var cls = e[2] >= 0 ? ov.classes[e[2]].toLowerCase() : "";
+        var cls = e[2] >= 0 ? (ov.class_synonyms || ov.classes)[e[2]].toLowerCase() : "";   // any synonym matches
         var byClass = ql && cls.indexOf(ql) >= 0 && e[3] >= 0.5;
         var byClip = ql && (" " + e[4].toLowerCase() + " ").indexOf(ql) >= 0;
         if (byClass || byClip) hits.push(e);

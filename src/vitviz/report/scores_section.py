@@ -111,7 +111,9 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
         agg = pd.read_csv(base / "aggregates.csv")
         meta = json.loads((base / "scores.json").read_text())
         blocks.append(Para(f"**{key}**: {meta['scored']} of {meta['visualised']} visualised features scored, "
-                           f"{meta['images']} natural images of `{meta['split']}`."))
+                           f"{meta['images']} natural images of `{meta['split']}`."
+                           + ("" if cfg.seed_agreement else " Seed margin: not computed "
+                              "(`score_features.seed_agreement: false`, to keep this run short).")))
         blocks.append(Table(_table(agg[agg["layer"] < 0]), f"{key}: scores per kind, mean [95% interval]; dashed "
                                                             "lines in the plot are the natural-exemplar MIS."))
         blocks.append(Table(_table(agg[agg["layer"] >= 0]), f"{key}: scores per layer and kind."))
