@@ -133,9 +133,11 @@ def test_a_param_change_reruns_only_its_stages(smoke_repo):
 
 
 @pytest.fixture(scope="module")
-def lp8(smoke_repo):
-    """An experiment `lp8` (lowpass_eval.limit=8) run beside the committed workspace (--temp leaves it as it is)."""
+def lp8(smoke_repo, tmp_path_factory):
+    """An experiment `lp8` (lowpass_eval.limit=8) run beside the committed workspace (--temp leaves it as it is),
+    from a commit whose DVC config has a default remote (an experiment pushes its outputs to its own config's)."""
     dst, env, _ = smoke_repo
+    sh(["dvc", "remote", "add", "-d", "store", str(tmp_path_factory.mktemp("dvc-store"))], dst, env)
     sh(["git", "add", "-A"], dst, env)
     sh(["git", "commit", "-qm", "lock"], dst, env)
     return sh(["dvc", "exp", "run", "--temp", "-S", "lowpass_eval.limit=8", "-n", "lp8"], dst, env)
@@ -146,7 +148,8 @@ def test_exp_run_with_set_param(smoke_repo, lp8):
     assert sorted(ran_stages(lp8)) == ["check_params", "lowpass_eval@resnet_demo", "lowpass_eval@vit_demo", "report"]
     import csv
     import io
-    rows = {r["Experiment"]: r for r in csv.DictReader(io.StringIO(sh(["dvc", "exp", "show", "--csv"], dst, env)))}
+    rows = {r["Experiment"]: r for r in csv.DictReader(io.StringIO(sh(["dvc", "exp", "show", "-A", "--csv"],
+                                                                      dst, env)))}
     assert rows["lp8"]["lowpass_eval.limit"] == "8" and rows["lp8"]["lowpass.vit_demo.auc_normalized"]
     assert json.loads((dst / "data/lowpass_eval/vit_demo.json").read_text())["images"] == 16   # workspace untouched
 
@@ -184,9 +187,8 @@ def test_experiments_travel_through_git_and_dvc_remotes(smoke_repo, lp8, tmp_pat
     dst, env, _ = smoke_repo
     sh(["git", "init", "-q", "--bare", str(tmp_path / "origin.git")], dst, env)
     sh(["git", "remote", "add", "origin", str(tmp_path / "origin.git")], dst, env)
-    sh(["dvc", "remote", "add", "-d", "store", str(tmp_path / "dvc-store")], dst, env)
     sh(["git", "add", "-A"], dst, env)
-    sh(["git", "commit", "-qm", "remote"], dst, env)
+    sh(["git", "commit", "-qm", "remote", "--allow-empty"], dst, env)
     sh(["git", "push", "-q", "origin", "HEAD:main"], dst, env)
     sh(["dvc", "push"], dst, env)
     sh(["dvc", "exp", "push", "origin", "lp8"], dst, env)
@@ -196,7 +198,7 @@ def test_experiments_travel_through_git_and_dvc_remotes(smoke_repo, lp8, tmp_pat
     assert (other / "data/models/vit_demo/weights.safetensors").is_file()
     assert changed_stages(sh(["dvc", "status"], other, env)) == ["check_params"]
     sh(["dvc", "exp", "pull", "origin", "lp8"], other, env)
-    assert "lp8" in sh(["dvc", "exp", "show", "--md"], other, env)
+    assert "lp8" in sh(["dvc", "exp", "show", "-A", "--md"], other, env)   # its baseline is an older commit
     sh(["dvc", "exp", "apply", "lp8"], other, env)
     low = json.loads((other / "data/lowpass_eval/vit_demo.json").read_text())
     assert low["images"] == 8

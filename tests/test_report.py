@@ -24,7 +24,7 @@ def test_deviations_of_the_shipped_configs():
     from vitviz.core.config import load_params
     from vitviz.report.deviations_section import deviations
     demo = " ".join(deviations(load_params(REPO / "params.yaml")))
-    assert "synthetic ImageNet" in demo and "steps = 100" in demo and "vit_demo" in demo
+    assert "synthetic ImageNet" in demo and "steps = 80" in demo and "vit_demo" in demo
     assert "mask_eval.split = val" in demo
     assert deviations(load_params(REPO / "configs" / "paper.yaml")) == []
 

@@ -25,11 +25,12 @@ log = logging.getLogger(__name__)
 
 CALLBACK = "vitvizAtlas"
 
-# The size budget, stated (bytes, on disk): a feature's data (its card, and its shard entry: exemplar rows and
-# statistics, uint8 maps as base64, histogram, related features, recipe) stays within `feature_base` plus
-# `per_exemplar` for each of its k exemplars plus `per_map_cell` for each cell of its stored maps; an exemplar
-# thumbnail (a JPEG of thumb_size 64 at quality 85, stored once however many features use it) within
-# `thumbnail`. benchmarks/bench_atlas.py measures both at ViT-B/16 scale; tests/test_atlas.py holds the demo to it.
+# The size budget, stated (bytes, on disk). On average, a feature's data (its card; its shard entry: exemplar rows
+# and statistics, uint8 maps as base64, histogram, related features; its share of overview and search) stays
+# within `feature_base` plus `per_exemplar` for each of its k exemplars plus `per_map_cell` for each cell of its
+# stored maps. An exemplar thumbnail (a JPEG of thumb_size 64 at quality 85, stored once however many features
+# use it) stays within `thumbnail`. benchmarks/bench_atlas.py measures both at ViT-B/16 scale; tests/test_atlas.py
+# holds the tiny atlas to them.
 SIZE_BUDGET = {"feature_base": 512, "per_exemplar": 16, "per_map_cell": 1.4, "thumbnail": 4096}
 
 

@@ -112,8 +112,8 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
         meta = json.loads((base / "scores.json").read_text())
         blocks.append(Para(f"**{key}**: {meta['scored']} of {meta['visualised']} visualised features scored, "
                            f"{meta['images']} natural images of `{meta['split']}`."
-                           + ("" if cfg.seed_agreement else " Seed margin: not computed "
-                              "(`score_features.seed_agreement: false`, to keep this run short).")))
+                           + ("" if meta.get("seed_agreement", cfg.seed_agreement) else " Seed margin: not "
+                              "computed (`score_features.seed_agreement: false`).")))
         blocks.append(Table(_table(agg[agg["layer"] < 0]), f"{key}: scores per kind, mean [95% interval]; dashed "
                                                             "lines in the plot are the natural-exemplar MIS."))
         blocks.append(Table(_table(agg[agg["layer"] >= 0]), f"{key}: scores per layer and kind."))

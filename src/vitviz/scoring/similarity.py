@@ -1,8 +1,8 @@
 """The similarity model of the machine 2-AFC: a perceptual embedding of images, never the explained model.
 
-`score_features.similarity` names it: a model key of params `models` (loaded from data/models/<key>),
-`timm:<name>[.<tag>]`, `open_clip:<name>/<tag>`, a bare timm name, or `dreamsim` (only when the dreamsim
-package and its weights are already on this machine). Embeddings come from the penultimate layer: timm's
+`score_features.similarity` names it: in the pipeline, a model key of params `models` (loaded from
+data/models/<key>); `load_similarity` also takes `timm:<name>[.<tag>]`, `open_clip:<name>/<tag>`, a bare timm
+name, or `dreamsim` (only when the dreamsim package and its weights are already on this machine). Embeddings come from the penultimate layer: timm's
 `forward_head(forward_features(x), pre_logits=True)`, open_clip's `encode_image`, for torchvision models
 the input of the last linear layer.
 """

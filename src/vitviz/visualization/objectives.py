@@ -52,6 +52,7 @@ class TargetGroup:
     site: Site
     rows: torch.Tensor
     channels: torch.Tensor
+    every_row: bool = False      # rows are 0 .. F-1 in order: the batch's objective needs no gather
 
 
 def group_targets(sites: list[Site], channels: list[int], device: str | torch.device = "cpu") -> list[TargetGroup]:
@@ -60,7 +61,8 @@ def group_targets(sites: list[Site], channels: list[int], device: str | torch.de
     for i, s in enumerate(sites):
         by_site.setdefault(s.name, []).append(i)
     return [TargetGroup(sites[rows[0]], torch.tensor(rows, device=device),
-                        torch.tensor([channels[i] for i in rows], device=device)) for rows in by_site.values()]
+                        torch.tensor([channels[i] for i in rows], device=device), rows == list(range(len(sites))))
+            for rows in by_site.values()]
 
 
 def objectives(outputs: dict[str, list[torch.Tensor]], groups: list[TargetGroup], copies: int,
@@ -70,7 +72,7 @@ def objectives(outputs: dict[str, list[torch.Tensor]], groups: list[TargetGroup]
     out = torch.zeros(features, device=groups[0].rows.device)   # feature_objective is fp32
     for g in groups:
         tok = g.site.patch_tokens(outputs[g.site.module], features * copies)
-        if len(groups) == 1:   # every row, in order: no copy of the tokens (nor of their gradient)
+        if g.every_row:   # one group holding every row, in order: no copy of the tokens (nor of their gradient)
             return feature_objective(tok, g.channels, copies, reduce)
         tok = tok.reshape(features, copies, *tok.shape[1:]).index_select(0, g.rows).flatten(0, 1)
         out = out.index_copy(0, g.rows, feature_objective(tok, g.channels, copies, reduce))
