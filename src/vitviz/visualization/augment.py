@@ -92,5 +92,5 @@ def augment_batch(x: torch.Tensor, gens: list[torch.Generator], step: int, steps
     """
     params, shifts = draw_batch(gens, step, steps, cfg)
     m, s, noise = to_device(params, x.device)
-    out = (roll_features(x, shifts).unsqueeze(1) - m) / s + noise          # (F, copies, 3, H, W)
-    return out.flatten(0, 1)
+    zero, one = x.new_zeros(3, 1, 1), x.new_ones(3, 1, 1)                 # the copies before normalisation
+    return normalized_copies(roll_features(x, shifts), m, s, noise, zero, one)
