@@ -30,13 +30,14 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import vitviz.atlas.export as export  # noqa: E402
-from vitviz.atlas.export import SIZE_BUDGET, AtlasOptions, feature_budget, write_atlas_data  # noqa: E402
+from vitviz.atlas.export import SIZE_BUDGET, feature_budget, write_atlas_data  # noqa: E402
+from vitviz.atlas.settings import AtlasConfig
 from vitviz.atlas.histogram import Histograms  # noqa: E402
 from vitviz.atlas.page import write_pages  # noqa: E402
 from vitviz.data.imagenet import DatasetIndex  # noqa: E402
-from vitviz.data.loader import crop_transform  # noqa: E402
+from vitviz.activations.loader import crop_transform  # noqa: E402
 from vitviz.exemplars.store import Exemplars  # noqa: E402
-from vitviz.models.sites import list_sites  # noqa: E402
+from vitviz.activations.sites import list_sites  # noqa: E402
 from common import random_loaded  # noqa: E402
 
 log = logging.getLogger("bench_atlas")
@@ -87,7 +88,7 @@ def synthetic_exemplars(model: torch.nn.Module, blocks: int, k: int, images: int
     return ex, Histograms(counts, lo, hi, under, images)
 
 
-def build(out: Path, ex: Exemplars, hist: Histograms, index: DatasetIndex, loaded, opts: AtlasOptions) -> dict:
+def build(out: Path, ex: Exemplars, hist: Histograms, index: DatasetIndex, loaded, opts: AtlasConfig) -> dict:
     """Write the atlas; the wall times of the thumbnails and of everything else."""
     times = {"thumbs": 0.0}
     inner = export.write_thumbs
@@ -180,7 +181,7 @@ def main() -> None:
         out = args.keep or tmp / "atlas"
         if out.exists():
             shutil.rmtree(out)
-        opts = AtlasOptions()
+        opts = AtlasConfig()
         r = build(out, ex, hist, index, loaded, opts)
         ov = r["overview"]
         n, thumbs = ov["features"], ov["thumbs"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from common import DEMO_VIT, random_loaded, seconds, synthetic_index
-from vitviz.data.loader import batches
+from vitviz.activations.loader import batches
 from vitviz.evaluation.accuracy import evaluate
 from vitviz.data.imagenet import read_index
 from vitviz.core.runner import setup_logging

@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 
 from common import DEMO_VIT, random_loaded, seconds
-from vitviz.models.hooks import Recorder, image_forward
-from vitviz.exemplars.mining import merge_topk, site_statistic
+from vitviz.activations.hooks import Recorder, image_forward
+from vitviz.activations.stream import image_statistic
+from vitviz.activations.topk import merge_topk
 from vitviz.core.runner import setup_logging
 from vitviz.core.runtime import Runtime
 from vitviz.visualization.selection import candidate_sites

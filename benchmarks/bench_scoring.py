@@ -17,10 +17,11 @@ import torch
 
 from common import DEMO_VIT, random_loaded, synthetic_index
 from vitviz.core.runner import setup_logging
-from vitviz.scoring.score import ScoreSettings, score_features, select_scored
+from vitviz.scoring.score import score_features, select_scored
+from vitviz.scoring.settings import ScoreConfig
 from vitviz.scoring.similarity import SimilarityModel, penultimate
-from vitviz.visualization.augment import AugmentConfig
-from vitviz.visualization.optimize import Target, VisSettings, visualize
+from vitviz.visualization.optimize import Target, visualize
+from vitviz.visualization.settings import VisSettings
 from vitviz.visualization.store import image_name
 
 import pandas as pd
@@ -46,7 +47,7 @@ def main() -> None:
     targets = [Target(f"blocks.{l}.ffn", f) for l in range(6) for f in (0, 1)]
     targets += [Target(f"blocks.{l}.{k}", f) for k in ("attn.in", "attn.q", "attn.k", "attn.v") for l in (0, 5)
                 for f in (0, 1)]
-    recipe = VisSettings(steps=args.steps, augment=AugmentConfig(copies=args.copies, jitter=8), batch_features=16)
+    recipe = VisSettings(steps=args.steps, copies=args.copies, jitter=8, batch_features=16)
     with tempfile.TemporaryDirectory() as tmp:
         index = synthetic_index(Path(tmp) / "ds", val_per_class=args.val_per_class)
         t0 = time.perf_counter()
@@ -57,7 +58,7 @@ def main() -> None:
                                  for r in res])
         images = dict(zip(features["image"], [r.image for r in res]))
         scored = select_scored(features, args.per_site)
-        cfg = ScoreSettings(seed_agreement=not args.no_seed_agreement)
+        cfg = ScoreConfig(seed_agreement=not args.no_seed_agreement)
         t0 = time.perf_counter()
         score_features(vit, features, images, recipe, index, sim, cfg, device, scored)
         t_score = (time.perf_counter() - t0) / len(scored)

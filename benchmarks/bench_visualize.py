@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 
 from common import DEMO_VIT, random_loaded, seconds
-from vitviz.visualization.augment import AugmentConfig
 from vitviz.core.runner import setup_logging
 from vitviz.core.runtime import Runtime
-from vitviz.visualization.optimize import Target, VisSettings, visualize
+from vitviz.visualization.optimize import Target, visualize
+from vitviz.visualization.settings import VisSettings
 from vitviz.core.distributed import local_device
 from vitviz.models.store import load_model
 
@@ -62,10 +62,10 @@ def main() -> None:
     layers = max(int(n.split(".")[1]) for n, _ in loaded.model.named_modules() if n.startswith("blocks.")
                  and n.count(".") == 1) + 1
     targets = [Target(f"blocks.{layers - 1}.ffn", i) for i in range(args.features)]  # like for like: one depth
-    aug = AugmentConfig(copies=args.copies, jitter=8)
-    batched = VisSettings(steps=args.steps, batch_features=args.features, augment=aug)
-    single = VisSettings(steps=args.steps, batch_features=1, augment=aug)
-    timed(loaded, targets[:2], VisSettings(steps=2, batch_features=2, augment=aug), device)  # warm-up
+    aug = dict(copies=args.copies, jitter=8)
+    batched = VisSettings(steps=args.steps, batch_features=args.features, **aug)
+    single = VisSettings(steps=args.steps, batch_features=1, **aug)
+    timed(loaded, targets[:2], VisSettings(steps=2, batch_features=2, **aug), device)  # warm-up
     tb = timed(loaded, targets, batched, device)
     ts = timed(loaded, targets, single, device)
     log.info("demo ViT, %d features x %d steps x %d copies on %s: batched %.1f features/min, one at a time "
@@ -75,9 +75,9 @@ def main() -> None:
     for precision in precisions:
         b16 = random_loaded("vit_base_patch16_224", 224, runtime=Runtime(precision=precision))
         b16.prepare(device)
-        cfg = VisSettings(steps=args.b16_steps, batch_features=args.b16_features, augment=AugmentConfig(copies=8))
+        cfg = VisSettings(steps=args.b16_steps, batch_features=args.b16_features, copies=8)
         tgt = [Target("blocks.11.ffn", i) for i in range(args.b16_features)]
-        timed(b16, tgt[:1], VisSettings(steps=1, batch_features=1, augment=AugmentConfig(copies=8)), device)
+        timed(b16, tgt[:1], VisSettings(steps=1, batch_features=1, copies=8), device)
         t = timed(b16, tgt, cfg, device)
         plain = plain_fwd_bwd(b16, 8 * args.b16_features, args.b16_steps, device)
         per_feature = t / args.b16_features * 400 / args.b16_steps

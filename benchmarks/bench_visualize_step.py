@@ -17,11 +17,11 @@ import torch
 from common import DEMO_VIT, random_loaded, seconds
 
 from vitviz.core.runner import setup_logging
-from vitviz.models.hooks import Recorder, image_forward
-from vitviz.models.sites import list_sites
+from vitviz.activations.hooks import Recorder, image_forward
+from vitviz.activations.sites import list_sites
 from vitviz.models.store import normalize
-from vitviz.visualization.augment import AugmentConfig
-from vitviz.visualization.optimize import VisSettings, _run_batch
+from vitviz.visualization.optimize import _run_batch
+from vitviz.visualization.settings import VisSettings
 
 log = logging.getLogger("vitviz.bench_visualize_step")
 
@@ -33,8 +33,8 @@ MODELS = {  # name: (timm architecture, input size, kwargs)
 
 def vis_seconds(loaded, site, features: int, steps: int, copies: int, device) -> float:
     """Seconds of `steps` visualisation steps for `features` features of `site`, start/end forwards excluded."""
-    cfg = VisSettings(steps=steps, batch_features=features, augment=AugmentConfig(copies=copies))
-    zero = VisSettings(steps=0, batch_features=features, augment=AugmentConfig(copies=copies))
+    cfg = VisSettings(steps=steps, batch_features=features, copies=copies)
+    zero = VisSettings(steps=0, batch_features=features, copies=copies)
     sites, channels, seeds = [site] * features, list(range(features)), list(range(features))
     t = seconds(lambda: _run_batch(loaded, sites, channels, seeds, cfg, device, "bench"), device)
     t0 = seconds(lambda: _run_batch(loaded, sites, channels, seeds, zero, device, "bench"), device)
@@ -59,7 +59,7 @@ def plain_seconds(loaded, site, images: int, steps: int, device) -> float:
 
 def profile_step(loaded, site, features: int, copies: int, device) -> None:
     from torch.profiler import ProfilerActivity, profile
-    cfg = VisSettings(steps=3, batch_features=features, augment=AugmentConfig(copies=copies))
+    cfg = VisSettings(steps=3, batch_features=features, copies=copies)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         _run_batch(loaded, [site] * features, list(range(features)), list(range(features)), cfg, device, "p")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))

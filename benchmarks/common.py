@@ -9,12 +9,13 @@ from typing import Callable
 import timm
 import torch
 
-from vitviz.core.config import PrepareDataConfig, SyntheticConfig
+from vitviz.data.settings import PrepareDataConfig, SyntheticConfig
 from vitviz.data.imagenet import DatasetIndex, read_index
 from vitviz.models.spec import ModelSpec
 from vitviz.data.prepare import prepare_dataset
 from vitviz.core.runtime import Runtime
-from vitviz.models.store import LoadedModel, detect_kind, eval_transform
+from vitviz.models.store import LoadedModel, detect_kind
+from vitviz.models.transforms import eval_transform
 
 DEMO_VIT = {"img_size": 64, "patch_size": 8, "embed_dim": 128, "depth": 6, "num_heads": 4}
 

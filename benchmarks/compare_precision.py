@@ -6,14 +6,14 @@ import logging
 
 import numpy as np
 
-from vitviz.visualization.augment import AugmentConfig
 from vitviz.evaluation.accuracy import evaluate
 from vitviz.data.imagenet import read_index
 from vitviz.exemplars.mining import mine
 from vitviz.core.runner import setup_logging
 from vitviz.core.runtime import Runtime
 from vitviz.visualization.selection import candidate_sites
-from vitviz.visualization.optimize import Target, VisSettings, visualize
+from vitviz.visualization.optimize import Target, visualize
+from vitviz.visualization.settings import VisSettings
 from vitviz.core.distributed import local_device
 from vitviz.models.store import load_model
 
@@ -48,7 +48,7 @@ def main() -> None:
              100 * same_top1, 100 * overlap)
     depth = max(s.layer for s in sites) + 1
     targets = [Target(f"blocks.{layer}.ffn", f) for layer in range(depth) for f in (3, 77)]
-    cfg = VisSettings(steps=args.steps, batch_features=len(targets), augment=AugmentConfig(copies=4, jitter=8))
+    cfg = VisSettings(steps=args.steps, batch_features=len(targets), copies=4, jitter=8)
     va, vb = visualize(lm, targets, cfg, device=device), visualize(load(args.vit, "bf16"), targets, cfg, device=device)
     rel = [abs(y.objective_final - x.objective_final) / max(abs(x.objective_final - x.objective_start), 1e-6)
            for x, y in zip(va, vb)]

@@ -1,13 +1,15 @@
 """Stage appendix_f@<key>: blacking out active patches of sampled FFN features' exemplars (Appendix F)."""
 from vitviz.core.atomic import atomic_path, write_json
-from vitviz.core.model_stage import model_stage
+from vitviz.pipeline.stage import model_stage
+from vitviz.token_mixing.settings import AppendixFConfig
 from vitviz.core.runner import main_process, run
 from vitviz.exemplars.store import read_exemplars
 from vitviz.token_mixing.appendix_f import BOOTSTRAP, LEVEL, appendix_f_for_model
 
 
 def main() -> dict | None:
-    args, cfg, device, loaded, index = model_stage(__doc__, "{data}/appendix_f/{key}", "appendix_f")
+    st = model_stage(__doc__, "{data}/appendix_f/{key}", "appendix_f", AppendixFConfig)
+    args, cfg, device, loaded, index = st.args, st.cfg, st.device, st.loaded, st.index
     curves, summary, used, skipped = appendix_f_for_model(
         loaded, index, read_exemplars(f"{args.data}/exemplars/{args.key}"), cfg.threshold, list(cfg.fractions),
         cfg.repeats, cfg.exemplars, cfg.seed, cfg.features_per_layer, device)

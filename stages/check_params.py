@@ -7,11 +7,9 @@ any command holding a bad value is run. Its output never changes, so a passing c
 import argparse
 
 from vitviz.core.atomic import write_json
-from vitviz.core.config import load_params
+from vitviz.pipeline.args import PARAMS_CHECKED
+from vitviz.pipeline.params import load_params
 from vitviz.core.runner import run
-
-MARKER = {"params": "valid"}   # constant: the check passes or the pipeline stops
-
 
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
@@ -19,7 +17,7 @@ def main() -> dict:
     ap.add_argument("--out", default="data/params_ok.json")
     args = ap.parse_args()
     params = load_params(args.params)
-    write_json(args.out, MARKER)
+    write_json(args.out, PARAMS_CHECKED)
     return {"models": len(params.models)}
 
 

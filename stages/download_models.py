@@ -1,22 +1,28 @@
-"""Stage download_models@<key>: fetch or train one model into data/models/<key> and evaluate it."""
-from vitviz.core.config import load_params
-from vitviz.models.registry import check_models
-from vitviz.data.imagenet import read_index
-from vitviz.models.obtain import obtain_model
-from vitviz.core.runner import model_stage_args, run
+"""Stage download_models@<key>: download (or, for the demo models, train) one model into data/models/<key>, reload
+it offline and evaluate it."""
 from vitviz.core.errors import ConfigError
+from vitviz.core.runner import run
+from vitviz.core.runtime import Runtime
+from vitviz.core.settings import read_sections
+from vitviz.data.imagenet import read_index
+from vitviz.models.registry import model_error
+from vitviz.models.settings import DownloadConfig, ModelEntry
+from vitviz.pipeline.download_models import download_model
+from vitviz.pipeline.args import stage_args
 
 
-def main() -> None:
-    args = model_stage_args(__doc__, "{data}/models/{key}")
-    params = load_params(args.params)
-    if args.key not in params.models:
-        raise ConfigError([f"models.{args.key}: no such model; have: {', '.join(params.models)}"], args.params)
-    errors = check_models(params, [args.key])
-    if errors:
-        raise ConfigError(errors, args.params)
-    metrics = obtain_model(params.models[args.key], args.key, read_index(f"{args.data}/dataset"), args.out,
-                          params.download_models, params.speed)
+def main() -> dict:
+    args = stage_args(__doc__, "{data}/models/{key}")
+    p = read_sections(args.params, {"models": dict[str, ModelEntry], "download_models": DownloadConfig,
+                                    "speed": Runtime})
+    if args.key not in p["models"]:
+        raise ConfigError([f"models.{args.key}: no such model; have: {', '.join(p['models'])}"], args.params)
+    entry = p["models"][args.key]
+    err = model_error(entry)
+    if err:
+        raise ConfigError([f"models.{args.key}.name: {err}"], args.params)
+    metrics = download_model(entry, args.key, read_index(f"{args.data}/dataset"), args.out, p["download_models"],
+                             p["speed"])
     return {"key": args.key, "images_evaluated": metrics.get("images")}
 
 

@@ -1,18 +1,21 @@
-"""Stage mine_exemplars@<key>: top-k exemplars of every feature, their activation maps, and spatial locality."""
+"""Stage mine_exemplars@<key>: top-k exemplars and histograms of every feature, activation maps, spatial locality
+and (open_clip models) CLIP concept labels."""
 from vitviz.core.atomic import atomic_path
+from vitviz.core.runner import main_process, run
 from vitviz.exemplars.concepts import concept_labels, load_vocabulary
-from vitviz.exemplars.store import write_exemplars
 from vitviz.exemplars.locality import locality_table
 from vitviz.exemplars.mining import activation_maps, mine
-from vitviz.core.model_stage import model_stage
-from vitviz.core.runner import main_process, run
+from vitviz.exemplars.settings import MineConfig
+from vitviz.exemplars.store import write_exemplars
+from vitviz.pipeline.stage import model_stage
 from vitviz.visualization.selection import candidate_sites
 
 
-def main() -> None:
-    args, cfg, device, loaded, index = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars")
+def main() -> dict | None:
+    st = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars", MineConfig)
+    args, cfg, device, loaded, index = st.args, st.cfg, st.device, st.loaded, st.index
     sites = candidate_sites(loaded, list(cfg.kinds), None)
-    result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, device)
+    result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, device, cfg.bins)
     maps = activation_maps(loaded, result, index, cfg.maps_top, cfg.batch_size, device) if cfg.maps_top else {}
     locality = locality_table(maps, {s.name: s.layer for s in sites}, cfg.locality_fraction)
     concepts = None
@@ -21,7 +24,7 @@ def main() -> None:
         concepts = concept_labels(loaded, result, index, load_vocabulary(c.vocabulary), c.template, c.top,
                                   cfg.batch_size, maps, c.region)
     if not main_process():  # under torchrun, rank 0 writes
-        return
+        return None
     with atomic_path(args.out) as tmp:
         write_exemplars(result, maps, locality, tmp, {"model": args.key, "maps_top": cfg.maps_top,
                                                       "locality_fraction": cfg.locality_fraction}, concepts)

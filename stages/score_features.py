@@ -1,34 +1,31 @@
 """Stage score_features@<key>: activation ratio, selectivity, MIS and seed agreement of every visualised feature."""
-
 from PIL import Image
 
 from vitviz.core.atomic import atomic_path, write_json
-from vitviz.core.config import load_params
-from vitviz.core.model_stage import model_stage
 from vitviz.core.runner import main_process, run
+from vitviz.models.settings import ModelEntry
+from vitviz.pipeline.stage import model_stage
 from vitviz.scoring.aggregate import aggregate
-from vitviz.scoring.recipe import settings_from_json
-from vitviz.scoring.score import ScoreSettings, read_images, score_features, select_scored
+from vitviz.scoring.score import read_images, score_features, select_scored
+from vitviz.scoring.settings import ScoreConfig
 from vitviz.scoring.similarity import load_similarity, refuse_circular
-from vitviz.visualization.store import read_features
+from vitviz.visualization.store import read_features, recipe_of
 
 
 def main() -> dict | None:
-    args, cfg, device, loaded, index = model_stage(__doc__, "{data}/scores/{key}", "score_features")
-    params = load_params(args.params)
-    entry = params.models.get(args.key)
+    st = model_stage(__doc__, "{data}/scores/{key}", "score_features", ScoreConfig,
+                     {"models": dict[str, ModelEntry]})
+    args, cfg, device, loaded = st.args, st.cfg, st.device, st.loaded
+    models = st.params["models"]
+    entry = models.get(args.key)
     refuse_circular(cfg.similarity, args.key, entry.name if entry is not None and entry.source != "train" else None)
-    sim = load_similarity(cfg.similarity, f"{args.data}/models", list(params.models), device, args.key,
+    sim = load_similarity(cfg.similarity, f"{args.data}/models", list(models), device, args.key,
                           runtime=loaded.runtime)
     features_dir = f"{args.data}/features/{args.key}"
     features, meta = read_features(features_dir)
-    recipe = settings_from_json(meta["settings"])
-    settings = ScoreSettings(split=cfg.split, limit=cfg.limit, tasks=cfg.tasks, k=cfg.k, quantile=cfg.quantile,
-                             alpha=cfg.alpha, seed=cfg.seed, seed_agreement=cfg.seed_agreement,
-                             fail_ratio=cfg.fail_ratio, batch_size=cfg.batch_size)
     scored = select_scored(features, cfg.per_site)
-    result = score_features(loaded, features, read_images(features_dir, list(features["image"])), recipe, index,
-                            sim, settings, device, scored)
+    result = score_features(loaded, features, read_images(features_dir, list(features["image"])), recipe_of(meta),
+                            st.index, sim, cfg, device, scored)
     if not main_process():
         return None
     with atomic_path(args.out) as tmp:

@@ -27,7 +27,8 @@ def tiny_loaded_model(classes: int = 4, wnids: list[str] | None = None, seed: in
                       interpolation: str = "bicubic", **kw):
     """tiny_vit as a LoadedModel: 32 px centre crop of the whole image, mean and std 0.5, classes `wnids`."""
     from vitviz.models.spec import ModelSpec
-    from vitviz.models.store import LoadedModel, eval_transform
+    from vitviz.models.store import LoadedModel
+    from vitviz.models.transforms import eval_transform
     model = tiny_vit(classes, seed, **kw)
     spec = ModelSpec(key=key, library="timm", name="vit_tiny_patch16_224", kwargs={**TINY_VIT, **kw},
                      input_size=(3, 32, 32), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=1.0,
@@ -51,7 +52,8 @@ def tiny_clip_loaded(kwargs: dict | None = None, seed: int = 0, **spec_fields):
     import open_clip
     import torch
     from vitviz.models.spec import ModelSpec
-    from vitviz.models.store import LoadedModel, eval_transform
+    from vitviz.models.store import LoadedModel
+    from vitviz.models.transforms import eval_transform
     kwargs = kwargs or tiny_clip_kwargs()
     torch.manual_seed(seed)
     model = open_clip.create_model("ViT-B-32", pretrained=None, **kwargs).eval().requires_grad_(False)
@@ -61,7 +63,7 @@ def tiny_clip_loaded(kwargs: dict | None = None, seed: int = 0, **spec_fields):
 
 
 def pil_inputs(lm, index, split="val"):
-    """Independent of vitviz.data.loader: every image of a split through the model's PIL eval transform (float, normed)."""
+    """Independent of vitviz.activations.loader: every image of a split through the model's PIL eval transform (float, normed)."""
     from vitviz.data.imagenet import load_rgb
     return [lm.transform(load_rgb(index.image_path(p))) for p in index.split(split)["path"]]
 
@@ -153,7 +155,7 @@ def make_clip_loaded():
 
 @pytest.fixture(scope="session")
 def tiny_cfg():
-    from vitviz.core.config import SyntheticConfig
+    from vitviz.data.settings import SyntheticConfig
     return SyntheticConfig(seed=3, classes=4, train_per_class=6, val_per_class=3, image_size=40,
                            quirk_fraction=0.0)
 
@@ -161,7 +163,7 @@ def tiny_cfg():
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory, tiny_cfg):
     """A prepared dataset folder (images plus index) as the prepare_data stage writes it."""
-    from vitviz.core.config import PrepareDataConfig
+    from vitviz.data.settings import PrepareDataConfig
     from vitviz.data.prepare import prepare_dataset
     out = tmp_path_factory.mktemp("dataset")
     prepare_dataset(PrepareDataConfig(source="synthetic", synthetic=tiny_cfg), out)

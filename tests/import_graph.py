@@ -18,12 +18,26 @@ def module_file(name: str) -> Path | None:
     return None
 
 
+def _run_nodes(tree: ast.AST):
+    """Every node of `tree` except those under `if TYPE_CHECKING:` (imports for type hints never run)."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
+                todo.extend(child.orelse)
+                continue
+            todo.append(child)
+
+
 def _imported_names(path: Path) -> set[str]:
-    """Dotted module names that `path` imports, wherever the import statement is (lazy imports included)."""
+    """Dotted module names that `path` imports when it runs, wherever the import statement is (lazy imports
+    included; imports for type checking only are not)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
     pkg = path.relative_to(SRC).with_suffix("").parts[:-1] if path.is_relative_to(SRC) else ()
-    for node in ast.walk(tree):
+    for node in _run_nodes(tree):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -10,20 +10,12 @@ import pytest
 import torch
 
 from vitviz.atlas.evidence import class_selectivity, related_features
-from vitviz.atlas.export import SIZE_BUDGET, AtlasOptions, feature_budget, quantize_map
-from vitviz.atlas.histogram import bin_counts
+from vitviz.atlas.export import SIZE_BUDGET, feature_budget, quantize_map
+from vitviz.atlas.settings import AtlasConfig
 from vitviz.visualization.checkpoint import recipe_hash, visualize_resumable
-from vitviz.visualization.optimize import Target, VisSettings, visualize
+from vitviz.visualization.optimize import Target, visualize
+from vitviz.visualization.settings import VisSettings
 from vitviz.visualization.selection import select_targets
-
-
-def test_bin_counts_known_answer():
-    v = torch.tensor([[0.0, 5.0], [0.49, 1.0], [0.5, -1.0], [1.0, 2.0], [-0.1, 9.0]])
-    counts, under = bin_counts(v, torch.tensor([0.0, 1.0]), torch.tensor([1.0, 9.0]), 2)
-    # channel 0 over [0, 1]: 0, 0.49 -> bin 0; 0.5, 1.0 -> bin 1 (the maximum in the last bin); -0.1 below
-    assert counts[0].tolist() == [2, 2] and under[0] == 1
-    # channel 1 over [1, 9]: 1, 2 -> bin 0; 5, 9 -> bin 1; -1 below
-    assert counts[1].tolist() == [2, 2] and under[1] == 1
 
 
 def test_class_selectivity_known_answer():
@@ -118,8 +110,8 @@ def tiny_atlas(tiny_loaded, tiny_index, tiny_dataset, tmp_path_factory):
     cfg = VisSettings(steps=2)
     res = visualize(tiny_loaded, [Target("blocks.0.ffn", 1), Target("blocks.1.ffn", 0), Target("blocks.1.ffn", 5)], cfg)
     write_features(res, root / "feat", "tiny", cfg, {"rule": "explicit"})
-    ov = build_atlas(root / "site", tiny_loaded, root / "ex", root / "feat", tiny_index,
-                     AtlasOptions(thumb_size=32, shard_features=16), 0, 6, 8)
+    ov = build_atlas(root / "site", tiny_loaded.spec, root / "ex", root / "feat", tiny_index,
+                     AtlasConfig(thumb_size=32, shard_features=16))
     return root / "site", ov, result, tiny_index
 
 
@@ -133,15 +125,31 @@ def test_atlas_covers_every_feature_with_thumbnails_stored_once(tiny_atlas):
     assert (site / cards["vis"][0]).exists() and (site / "index.html").exists() and (site / "atlas.js").exists()
 
 
-def test_atlas_feature_shard_holds_the_mined_evidence(tiny_atlas):
+def _mean_statistic(lm, index, layer: int, feature: int) -> np.ndarray:
+    """Independent of vitviz's passes: each val image's mean over patch tokens of one FFN channel (a hook by hand)."""
+    from conftest import pil_inputs
+    got = []
+    h = lm.model.blocks[layer].mlp.act.register_forward_hook(lambda m, i, o: got.append(o[:, 1:, feature].mean(1)))
+    try:
+        with torch.no_grad():
+            for chunk in torch.stack(pil_inputs(lm, index)).split(8):     # mining's batches of 8, in row order
+                lm.model.forward_features(chunk)
+    finally:
+        h.remove()
+    return torch.cat(got).numpy()
+
+
+def test_atlas_feature_shard_holds_the_mined_evidence(tiny_atlas, tiny_loaded):
     site, ov, result, index = tiny_atlas
     layer = next(l for l in ov["layers"] if l["site"] == "blocks.1.ffn")
     _, shard = _payload(site / "data" / "feat_L1_ffn_1.js")    # features 16..31
     d = shard["features"][20 - 16]
     rows, vals = result.top("blocks.1.ffn", 20)
     assert d["f"] == 20 and d["rows"] == rows and np.allclose(d["vals"], vals, atol=1e-4)
-    assert sum(d["hist"]) + d["under"] == ov["hist_images"] == len(index.split("val"))
-    assert d["hi"] == pytest.approx(vals[0], abs=1e-4)       # the split's maximum is the top exemplar
+    assert sum(d["hist"]) == ov["hist_images"] == len(index.split("val"))
+    stat = _mean_statistic(tiny_loaded, index, 1, 20)         # the histogram: every image, counted once, in its bin
+    expect, _ = np.histogram(stat, bins=np.linspace(d["lo"], d["hi"], len(d["hist"]) + 1))
+    assert d["hist"] == expect.tolist() and d["lo"] <= stat.min() and stat.max() < d["hi"]
     assert len(d["maps"]) == 2 and len(base64.b64decode(d["maps"][0])) == layer["grid"][0] * layer["grid"][1]
     labels = index.split("val")["label"].to_numpy()
     _, cards = _payload(site / "data" / "cards_L1_ffn.js")
@@ -161,8 +169,8 @@ def test_atlas_keeps_to_its_stated_size_budget(tiny_atlas, tiny_loaded):
     cells = ov["layers"][0]["grid"][0] * ov["layers"][0]["grid"][1]
     assert data / ov["features"] <= feature_budget(ov["k"], ov["maps_top"], cells)
     from vitviz.atlas.export import write_thumbs
-    from vitviz.data.loader import crop_transform
-    opts = AtlasOptions()                                                    # the budget's 64 px at quality 85
+    from vitviz.models.transforms import crop_transform
+    opts = AtlasConfig()                                                    # the budget's 64 px at quality 85
     assert (opts.thumb_size, opts.thumb_quality) == (64, 85)
     write_thumbs([0, 1], index, "val", crop_transform(tiny_loaded.spec), site.parent / "thumbs64", opts)
     sizes = [p.stat().st_size for p in (site.parent / "thumbs64").glob("*.jpg")]

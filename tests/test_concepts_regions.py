@@ -58,7 +58,7 @@ def test_labels_embed_the_crop_around_the_peak(tiny_index, make_clip_loaded):
     assert list(table.columns) == ["site", "feature", "label_1", "score_1", "label_2", "score_2", "margin"]
     assert sum(len(x) for x in seen) == res.indices.shape[1]  # one crop per (feature, exemplar)
     # independently: feature 0's exemplar, its bottom-right quarter resized to the input, through the image tower
-    from vitviz.data.loader import batches
+    from vitviz.activations.loader import batches
     row = int(res.indices[0, 0])
     x = next(iter(batches(lm, tiny_index, "val", [row], 1, "cpu"))).x[0]
     H, W = x.shape[-2:]

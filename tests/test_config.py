@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from conftest import REPO
-from vitviz.core.config import ModelEntry, load_params, parse_params, schema_text
-from vitviz.models.registry import check_models
+from vitviz.models.settings import ModelEntry
+from vitviz.pipeline.params import load_params, parse_params, schema_text
+from vitviz.pipeline.site_check import check_models
 from vitviz.core.errors import ConfigError
 
 
@@ -75,20 +76,39 @@ def test_train_defaults_filled():
     assert entry.train is not None and entry.train.epochs > 0 and entry.lib == "timm"
 
 
-def test_stage_exits_2_and_writes_nothing(tmp_path):
+def test_check_exits_2_and_writes_nothing(tmp_path):
     d = base()
     d["prepare_data"]["synthetic"]["classes"] = "ten"
     d["report"]["colour"] = "red"
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(d))
-    out = tmp_path / "dataset"
-    r = subprocess.run([sys.executable, str(REPO / "stages" / "prepare_data.py"), "--params", str(bad),
-                        "--out", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run([sys.executable, str(REPO / "stages" / "check_params.py"), "--params", str(bad),
+                        "--out", str(tmp_path / "ok.json")], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert "2 invalid parameters" in r.stderr
     assert "prepare_data.synthetic.classes: expected an integer, got 'ten'" in r.stderr
     assert "report.colour: unknown key" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_a_stage_reads_only_its_sections_and_needs_the_check(tmp_path):
+    """A stage validates its own sections alone (so its deps are their schemas alone), after check_params."""
+    d = base()
+    d["prepare_data"]["synthetic"]["classes"] = "ten"
+    d["report"]["colour"] = "red"                       # another stage's section: not this stage's business
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(d))
+    cmd = [sys.executable, str(REPO / "stages" / "prepare_data.py"), "--params", str(bad), "--data",
+           str(tmp_path / "data")]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "params_ok.json: missing; the params were not checked" in r.stderr, r.stderr
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "params_ok.json").write_text('{"params": "valid"}')
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "1 invalid parameter\n" in r.stderr and "report.colour" not in r.stderr
+    assert "prepare_data.synthetic.classes: expected an integer, got 'ten'" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["params_ok.json"]
 
 
 def test_every_param_dvc_tracks_is_in_every_shipped_config():
@@ -135,7 +155,8 @@ def test_unknown_key_suggests_the_close_match():
     d = base()
     d["optimize_features"]["stpes"] = 10
     (err,) = errors_of(d)
-    assert err.startswith("optimize_features.stpes: unknown key (did you mean 'steps'?); allowed: models, steps")
+    assert err.startswith("optimize_features.stpes: unknown key (did you mean 'steps'?); allowed: steps, copies")
+    assert ", models, " in err and err.endswith("per_model, select")
 
 
 def test_bounds_and_lengths_inside_dicts_and_tuples():
@@ -182,12 +203,12 @@ def test_no_silent_coercion():
 def test_validators_fill_defaults_without_touching_input():
     d = {"models": {"m": {"source": "train", "name": "resnet10t", "preprocess": {"input_size": 32}}}}
     p = parse_params(d)
-    assert p.models["m"].train.epochs == 15 and "train" not in d["models"]["m"]
+    assert p.models["m"].train.epochs == 5 and "train" not in d["models"]["m"]
     assert parse_params({"models": {"m": {"source": "timm", "name": "resnet18"}}}).models["m"].train is None
 
 
 def test_load_params_imports_no_model_library():
-    code = ("import sys; from vitviz.core.config import load_params; load_params('params.yaml'); "
+    code = ("import sys; from vitviz.pipeline.params import load_params; load_params('params.yaml'); "
             "bad = {'timm', 'open_clip', 'torchvision'} & set(sys.modules); assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
@@ -206,17 +227,51 @@ def test_shipped_configs_point_at_the_schema():
 
 
 def test_model_recipe_applies_per_model_overrides():
-    from vitviz.paper import PAPER_RECIPE
-    from vitviz.visualization.optimize import VisSettings, model_recipe
+    from vitviz.visualization.paper_recipe import PAPER_RECIPE
+    from vitviz.visualization.settings import VisSettings, model_recipe
     d = base()
     d["optimize_features"]["select"]["explicit"] = {"blocks.0.ffn": [1]}
     d["optimize_features"]["per_model"] = {"vit_demo": {"lr": 1.0, "features": {"blocks.1.ffn": [2, 3]},
                                                         "tv_features": {"blocks.1.ffn:2": 0.5}}}
     cfg = parse_params(d).optimize_features
     settings, explicit = model_recipe(cfg, "vit_demo")
-    assert settings.lr == 1.0 and settings.steps == cfg.steps and settings.augment.jitter == cfg.jitter
+    assert settings.lr == 1.0 and settings.steps == cfg.steps and settings.jitter == cfg.jitter
     assert explicit == {"blocks.1.ffn": [2, 3]} and settings.tv_for("blocks.1.ffn", 2) == 0.5
     other, explicit = model_recipe(cfg, "resnet_demo")
     assert other.lr == cfg.lr and explicit == {"blocks.0.ffn": [1]}
-    assert VisSettings().steps == PAPER_RECIPE.steps == parse_params(
-        {"models": {"m": {"source": "timm", "name": "x"}}}).optimize_features.steps
+    assert VisSettings().steps == 80 == parse_params({"models": {"m": {"source": "timm", "name": "x"}}}
+                                                    ).optimize_features.steps     # the embedded default's
+    assert PAPER_RECIPE.steps == 400
+
+
+def _without_model_keys(d: dict) -> dict:
+    """A params mapping with the fields that name model keys removed (the zoo, and each section's model list)."""
+    d = {k: v for k, v in d.items() if k != "models"}
+    return {k: ({f: x for f, x in v.items() if f != "models"} if isinstance(v, dict) else v) for k, v in d.items()}
+
+
+def test_schema_defaults_are_the_embedded_default():
+    """One source of truth: params.yaml (and configs/demo.yaml) hold exactly the schema's defaults, except the model
+    keys, whose defaults are empty so that a params file for another zoo names no demo model."""
+    import json
+    from vitviz.pipeline.params import Params
+    default = json.loads(Params.model_construct().model_dump_json())   # every field at its default
+    for name in ("params.yaml", "configs/demo.yaml"):
+        shipped = json.loads(load_params(REPO / name).model_dump_json())
+        assert _without_model_keys(shipped) == _without_model_keys(default), name
+    assert all(not v for k, v in _model_key_fields(default).items()), _model_key_fields(default)
+
+
+def _model_key_fields(d: dict) -> dict:
+    return {"models": d["models"], **{f"{k}.models": v["models"] for k, v in d.items()
+                                      if isinstance(v, dict) and "models" in v and k != "models"}}
+
+
+def test_paper_config_holds_the_paper_recipe():
+    """configs/paper.yaml's recipe is the authors' (visualization.paper_recipe), field by field."""
+    from vitviz.visualization.paper_recipe import PAPER_RECIPE
+    from vitviz.visualization.settings import VisSettings
+    cfg = load_params(REPO / "configs" / "paper.yaml").optimize_features
+    for field in VisSettings.model_fields:
+        if field not in ("batch_features", "tv_features"):
+            assert getattr(cfg, field) == getattr(PAPER_RECIPE, field), field

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from vitviz.visualization.augment import AugmentConfig
-from vitviz.visualization.optimize import Target, VisSettings
+from vitviz.visualization.optimize import Target
+from vitviz.visualization.settings import VisSettings
 from vitviz.models.store import save_model
 
 TARGETS = [Target("blocks.0.ffn", 3), Target("blocks.1.ffn", 7), Target("blocks.0.attn.k", 2), Target("blocks.1.ffn", 9)]
@@ -27,7 +27,7 @@ def run_all(dataset_dir, model_dir) -> dict:
     from vitviz.models.store import load_model
     lm, index = load_model(model_dir), read_index(dataset_dir)
     res = mine(lm, candidate_sites(lm, ["ffn"], None), index, "val", k=3, batch_size=4)
-    vis = visualize(lm, TARGETS, VisSettings(steps=3, augment=AugmentConfig(copies=2, jitter=1)))
+    vis = visualize(lm, TARGETS, VisSettings(steps=3, copies=2, jitter=1))
     return {"values": res.values, "indices": res.indices, "images": res.images,
             "maps": activation_maps(lm, res, index, top=2, batch_size=3),
             "eval": evaluate(lm, index, "val", batch_size=5), "mask": mask_eval(lm, index, "val", batch_size=3),

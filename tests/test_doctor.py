@@ -3,7 +3,7 @@ import torch
 import torchvision
 
 from conftest import make_kaggle
-from vitviz.core.config import parse_params
+from vitviz.pipeline.params import parse_params
 from vitviz.doctor import format_table, run_doctor
 
 

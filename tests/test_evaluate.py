@@ -1,7 +1,8 @@
 """Accuracy arithmetic and class matching by wnid, on hand-built cases."""
 import torch
 
-from vitviz.evaluation.loop import label_map, spread_rows, topk_hits
+from vitviz.data.rows import spread_rows
+from vitviz.evaluation.loop import label_map, topk_hits
 
 
 def test_topk_caps_k_at_the_class_count():

@@ -67,9 +67,9 @@ def test_passes_skip_and_count_undecodable(faulty_root, tmp_path, make_loaded):
 
 
 def test_report_is_built_and_shows_the_counts(faulty_root, tmp_path, make_loaded):
-    from vitviz.core.config import parse_params
+    from vitviz.pipeline.params import parse_params
     from vitviz.models.store import save_model
-    from vitviz.report import build_report
+    from vitviz.report.build import build_report
     data = tmp_path / "data"
     build_index(faulty_root, data / "dataset")
     lm = make_loaded(classes=2, wnids=["n01", "n02"])
@@ -92,7 +92,7 @@ def test_report_is_built_and_shows_the_counts(faulty_root, tmp_path, make_loaded
 
 
 def test_failed_report_leaves_the_previous_one(faulty_root, tmp_path, monkeypatch):
-    from vitviz.core.config import parse_params
+    from vitviz.pipeline.params import parse_params
     from vitviz.report import build as build_mod
     data = tmp_path / "data"
     build_index(faulty_root, data / "dataset")
@@ -139,7 +139,7 @@ def test_bad_checkpoints_give_one_line(tmp_path):
 def test_doctor_reads_the_header(tmp_path):
     import safetensors.torch
     import timm
-    from vitviz.core.config import ModelEntry
+    from vitviz.models.settings import ModelEntry
     from vitviz.doctor import weights_fit
     f = tmp_path / "w.safetensors"
     safetensors.torch.save_model(timm.create_model("vit_tiny_patch16_224", pretrained=False), str(f))
@@ -156,28 +156,29 @@ def test_doctor_reads_the_header(tmp_path):
                                             ("lr", -5.0, "--lr: Input should be greater than or equal to 0")])
 def test_visualize_flags_go_through_the_schema(tmp_path, flag, value, msg):
     import argparse
-    from vitviz.cli import VIS_FLAGS, visualize_recipe
+    from vitviz.cli import VIS_FLAGS, check_vis_flags
     args = argparse.Namespace(model="vit_tiny_patch16_224", data=str(tmp_path), params=str(tmp_path / "none.yaml"),
                               **{k: None for k in VIS_FLAGS})
     setattr(args, flag, value)
     with pytest.raises(ConfigError) as e:
-        visualize_recipe(args)
+        check_vis_flags(args)          # before any model is loaded
     assert e.value.errors == [msg]
 
 
-def test_visualize_by_name_gets_the_paper_recipe(tmp_path, monkeypatch):
+def test_visualize_by_name_gets_the_paper_recipe(tmp_path, tiny_loaded, make_clip_loaded):
     import argparse
-    from vitviz.cli import VIS_FLAGS, visualize_recipe
-    from vitviz.paper import PAPER_RECIPE
+    from vitviz.cli import VIS_FLAGS, check_vis_flags, visualize_recipe
     (tmp_path / "params.yaml").write_text((__import__("conftest").REPO / "params.yaml").read_text())
     args = argparse.Namespace(model="vit_tiny_patch16_224", data=str(tmp_path), params=str(tmp_path / "params.yaml"),
                               **{k: None for k in VIS_FLAGS})
-    cfg, source = visualize_recipe(args)
-    assert (cfg.steps, cfg.copies, cfg.jitter) == (PAPER_RECIPE.steps, PAPER_RECIPE.copies, PAPER_RECIPE.jitter)
-    assert "paper" in source
+    cfg, seed, source = visualize_recipe(args, tiny_loaded, check_vis_flags(args))
+    assert (cfg.steps, cfg.copies, cfg.jitter, cfg.lr, seed) == (400, 8, 32, 0.1, 0)   # the authors' recipe
+    assert "authors' recipe" in source
+    clip, _, _ = visualize_recipe(args, make_clip_loaded(), {})
+    assert clip.lr == 1.0                                              # and their CLIP learning rate
     args.steps = 7
-    cfg, source = visualize_recipe(args)
-    assert cfg.steps == 7 and "--steps 7" in source
+    cfg, seed, source = visualize_recipe(args, tiny_loaded, check_vis_flags(args))
+    assert cfg.steps == 7 and cfg.copies == 8 and "--steps 7" in source
 
 
 def test_unknown_timm_name_is_one_line():
@@ -189,7 +190,7 @@ def test_unknown_timm_name_is_one_line():
 # ---- defect 8: a hub that accepts and never answers ----
 
 def test_silent_hub_gives_the_project_message_within_seconds(monkeypatch, empty_caches):
-    from vitviz.core.config import ModelEntry
+    from vitviz.models.settings import ModelEntry
     from vitviz.models.fetch import fetch
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))

@@ -13,10 +13,11 @@ from vitviz.evaluation.loop import in_topk, topk_hits
 from vitviz.evaluation.lowpass import lowpass, lowpass_eval
 from vitviz.evaluation.masking import mask_eval
 from vitviz.models.spec import ModelSpec
-from vitviz.models.store import LoadedModel, eval_transform
+from vitviz.models.store import LoadedModel
+from vitviz.models.transforms import eval_transform
 from vitviz.token_mixing.probes import _sweep_logits, run_probes
-from vitviz.visualization.augment import AugmentConfig
-from vitviz.visualization.optimize import Target, VisSettings, visualize
+from vitviz.visualization.optimize import Target, visualize
+from vitviz.visualization.settings import VisSettings
 
 KW = {"img_size": 16, "patch_size": 8, "embed_dim": 16, "depth": 2, "num_heads": 2}
 MEAN, STD = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
@@ -247,8 +248,8 @@ def test_visualize_is_adam_with_cosine_lr_and_clamp_written_by_hand():
     w = torch.randn(3, 8, 8, generator=torch.Generator().manual_seed(1)) * 0.05
     lm = gelu_patch_model(w)
     steps, lr, (b1, b2), eps, seed = 6, 0.3, (0.6, 0.9), 1e-3, 1234
-    ident = AugmentConfig(copies=1, shift_bound=0.0, scale_bound=0.0, noise_std=0.0, jitter=0)
-    cfg = VisSettings(steps=steps, lr=lr, betas=(b1, b2), eps=eps, tv_weight=0.0, augment=ident)
+    ident = dict(copies=1, shift_bound=0.0, scale_bound=0.0, noise_std=0.0, jitter=0)
+    cfg = VisSettings(steps=steps, lr=lr, betas=(b1, b2), eps=eps, tv_weight=0.0, **ident)
     (res,) = visualize(lm, [Target("blocks.0.ffn", 0)], cfg, seeds=[seed])
 
     x = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(seed)).double()

@@ -10,7 +10,8 @@ from conftest import pil_inputs, tiny_clip_kwargs
 from vitviz.exemplars.concepts import concept_labels, label_features
 from vitviz.data.imagenet import read_index
 from vitviz.exemplars.locality import top_share
-from vitviz.exemplars.mining import activation_maps, merge_topk, mine
+from vitviz.activations.topk import merge_topk
+from vitviz.exemplars.mining import activation_maps, mine
 from vitviz.report.overlay import overlay
 from vitviz.visualization.selection import candidate_sites
 

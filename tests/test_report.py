@@ -21,7 +21,7 @@ def test_markdown_and_html_twins(tmp_path):
 
 def test_deviations_of_the_shipped_configs():
     from conftest import REPO
-    from vitviz.core.config import load_params
+    from vitviz.pipeline.params import load_params
     from vitviz.report.deviations_section import deviations
     demo = " ".join(deviations(load_params(REPO / "params.yaml")))
     assert "synthetic ImageNet" in demo and "steps = 80" in demo and "vit_demo" in demo
@@ -33,7 +33,7 @@ def test_speed_settings_that_change_numbers_are_reported():
     import dataclasses
 
     from conftest import REPO
-    from vitviz.core.config import load_params
+    from vitviz.pipeline.params import load_params
     from vitviz.report.deviations_section import deviations
     paper = load_params(REPO / "configs" / "paper.yaml")
     fast = paper.model_copy(update={"speed": dataclasses.replace(paper.speed, precision="bf16", device_decode=True,
@@ -46,12 +46,12 @@ def test_deviations_compare_what_ran(tmp_path):
     import json
 
     from conftest import REPO
-    from vitviz.core.config import load_params
+    from vitviz.pipeline.params import load_params
     from vitviz.report.deviations_section import deviations
     paper = load_params(REPO / "configs" / "paper.yaml")
     key = paper.optimize_features.models[0]
     (tmp_path / key).mkdir()
-    ran = {"steps": 50, "augment": {"copies": 8, "jitter": 32}}
+    ran = {"steps": 50, "copies": 8, "jitter": 32}
     (tmp_path / key / "settings.json").write_text(json.dumps({"model": key, "settings": ran}))
     assert deviations(paper) == []
     got = deviations(paper, tmp_path)

@@ -9,10 +9,9 @@ import timm
 import torch
 from PIL import Image
 
-from vitviz.visualization.augment import AugmentConfig
-from vitviz.core.config import PrepareDataConfig, SyntheticConfig
-from vitviz.data.loader import batches
-from vitviz.data.device_decode import decode_images, read_encoded
+from vitviz.data.settings import PrepareDataConfig, SyntheticConfig
+from vitviz.activations.loader import batches
+from vitviz.activations.device_decode import decode_images, read_encoded
 from vitviz.evaluation.accuracy import evaluate
 from vitviz.data.imagenet import load_rgb, read_index
 from vitviz.evaluation.masking import MaskedViews, fill_value, mask_eval
@@ -21,8 +20,10 @@ from vitviz.models.spec import ModelSpec
 from vitviz.data.prepare import prepare_dataset
 from vitviz.core.runtime import Runtime
 from vitviz.visualization.selection import candidate_sites
-from vitviz.visualization.optimize import Target, VisSettings, visualize
-from vitviz.models.store import LoadedModel, eval_transform
+from vitviz.visualization.optimize import Target, visualize
+from vitviz.visualization.settings import VisSettings
+from vitviz.models.store import LoadedModel
+from vitviz.models.transforms import eval_transform
 
 # The documented bf16 tolerance (README, "Speed"): RMS error relative to the RMS of the fp32 values.
 BF16_RMS_TOLERANCE = 0.02
@@ -68,7 +69,7 @@ def test_bf16_autocast_stays_within_the_documented_tolerance(tiny_index, make_lo
 def test_bf16_feature_visualisation_reaches_the_fp32_objective(make_loaded):
     lm = make_loaded()
     targets = [Target("blocks.1.ffn", 3), Target("blocks.1.ffn", 4)]
-    cfg = VisSettings(steps=40, lr=0.05, batch_features=2, augment=AugmentConfig(copies=4, jitter=2))
+    cfg = VisSettings(steps=40, lr=0.05, batch_features=2, copies=4, jitter=2)
     a = visualize(lm, targets, cfg)
     b = visualize(with_runtime(lm, precision="bf16"), targets, cfg)
     for ra, rb in zip(a, b):

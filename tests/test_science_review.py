@@ -12,7 +12,7 @@ import torch
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.evaluation.lowpass import lowpass
 from vitviz.evaluation.masking import box_mask, fix_box, mask_eval
-from vitviz.paper import paper_lr_tv
+from vitviz.visualization.paper_recipe import paper_lr_tv
 
 
 # ---------------------------------------------------------------- point 1: cycles per image of the crop
@@ -112,7 +112,8 @@ def test_masking_counts_swapped_and_clipped_boxes(tiny_index, make_loaded):
 def test_sum_and_mean_are_one_optimisation_when_tv_is_scaled_by_n(tiny_loaded):
     """With TV scaled by N, the sum loss is N x the mean loss: Adam takes the same steps (up to eps), so the
     images agree; without the scaling (TV weight / N under sum) they would differ."""
-    from vitviz.visualization.optimize import Target, VisSettings, visualize
+    from vitviz.visualization.optimize import Target, visualize
+    from vitviz.visualization.settings import VisSettings
     t = [Target("blocks.1.ffn", 3)]
     base = dict(steps=8, tv_weight=0.5, eps=1e-12)
     mean = visualize(tiny_loaded, t, VisSettings(reduce="mean", **base), seed=1)[0]
@@ -137,7 +138,7 @@ def test_paper_recipe_per_model():
 
 def test_twins_sub_sampled_keys_and_values_have_no_map():
     import timm
-    from vitviz.models.sites import list_sites
+    from vitviz.activations.sites import list_sites
     m = timm.create_model("twins_pcpvt_small", pretrained=False, depths=(1, 1, 1, 1), img_size=64)
     sites = list_sites(m)
     kv = {s.layer: s.spatial for s in sites.values() if s.module.endswith(".attn.kv")}

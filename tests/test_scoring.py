@@ -112,7 +112,7 @@ def test_similarity_equal_to_the_explained_model_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="circular"):
         refuse_circular("timm:vit_base_patch16_224.augreg_in1k", "vit_b16", "vit_base_patch16_224")
     refuse_circular("resnet_demo", "vit_demo")
-    from vitviz.core.config import load_params
+    from vitviz.pipeline.params import load_params
     from vitviz.scoring.similarity import load_similarity
     with pytest.raises(ConfigError, match="circular"):
         load_similarity("vit_demo", tmp_path, ["vit_demo"], torch.device("cpu"), "vit_demo")
@@ -160,10 +160,10 @@ def _colour_similarity(make_loaded):
 
 
 def _visualised(lm, features, tmp_path):
-    from vitviz.visualization.augment import AugmentConfig
-    from vitviz.visualization.optimize import Target, VisSettings, visualize
+    from vitviz.visualization.optimize import Target, visualize
+    from vitviz.visualization.settings import VisSettings
     from vitviz.visualization.store import read_features, write_features
-    s = VisSettings(steps=30, augment=AugmentConfig(copies=2, jitter=2), batch_features=4)
+    s = VisSettings(steps=30, copies=2, jitter=2, batch_features=4)
     res = visualize(lm, [Target("blocks.0.ffn", f) for f in features], s)
     write_features(res, tmp_path, lm.key, s, {"rule": "explicit"})
     df, meta = read_features(tmp_path)
@@ -171,8 +171,8 @@ def _visualised(lm, features, tmp_path):
 
 
 def _settings(**kw):
-    from vitviz.scoring.score import ScoreSettings
-    return ScoreSettings(**{"split": "train", "tasks": 8, "k": 2, "quantile": 0.25, "seed_agreement": True,
+    from vitviz.scoring.settings import ScoreConfig
+    return ScoreConfig(**{"split": "train", "tasks": 8, "k": 2, "quantile": 0.25, "seed_agreement": True,
                             "batch_size": 8, **kw})
 
 
@@ -212,10 +212,10 @@ def test_batched_scoring_equals_one_feature_at_a_time(make_loaded, tiny_index, t
 
 
 def test_minimising_lowers_the_objective(make_loaded):
-    from vitviz.visualization.augment import AugmentConfig
-    from vitviz.visualization.optimize import Target, VisSettings, visualize
+    from vitviz.visualization.optimize import Target, visualize
+    from vitviz.visualization.settings import VisSettings
     lm = _colour_model(make_loaded)
-    s = VisSettings(steps=20, augment=AugmentConfig(copies=2, jitter=2))
+    s = VisSettings(steps=20, copies=2, jitter=2)
     up = visualize(lm, [Target("blocks.0.ffn", 0)], s)[0]
     down = visualize(lm, [Target("blocks.0.ffn", 0)], s, maximize=False)[0]
     assert down.objective_final < down.objective_start < up.objective_final

@@ -4,7 +4,7 @@ import torch
 
 from conftest import pil_inputs
 from vitviz.visualization.selection import mean_activations, select_targets, top_channels
-from vitviz.models.sites import SiteError, list_sites
+from vitviz.activations.sites import SiteError, list_sites
 from vitviz.visualization.optimize import Target
 
 

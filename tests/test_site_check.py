@@ -4,10 +4,10 @@ import sys
 
 import yaml
 
-from vitviz.core.config import parse_params
+from vitviz.pipeline.params import parse_params
 from vitviz.doctor import run_doctor
-from vitviz.models.site_check import check_sites, describe_layers, describe_sites
-from vitviz.models.sites import Site
+from vitviz.pipeline.site_check import check_sites, describe_layers, describe_sites
+from vitviz.activations.sites import Site
 
 VIT = {"source": "train", "name": "vit_tiny_patch16_224", "preprocess": {"input_size": 32},
        "kwargs": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}}
@@ -17,8 +17,9 @@ HAVE = ("blocks.0.ffn .. blocks.1.ffn, blocks.0.attn.in .. blocks.1.attn.in, blo
 
 
 def _params(**opt):
+    select = {"attn_layers": None, **opt.pop("select", {})}   # the demo's default [0, 5] is for its 6 blocks
     return {"models": {"vit": VIT, "cnn": RESNET},
-            "optimize_features": {"models": ["vit"], **opt}, "mine_exemplars": {"models": ["vit"]}}
+            "optimize_features": {"models": ["vit"], "select": select, **opt}, "mine_exemplars": {"models": ["vit"]}}
 
 
 def test_two_bad_sites_and_one_bad_feature_give_exactly_three_lines():
@@ -50,7 +51,7 @@ def test_explicit_layers_and_kinds():
 
 
 def test_models_without_sites_and_kinds_they_lack():
-    p = parse_params({"models": {"vit": VIT, "cnn": RESNET}, "optimize_features": {"models": ["vit", "cnn"]},
+    p = parse_params({"models": {"vit": VIT, "cnn": RESNET}, "optimize_features": {"models": ["vit", "cnn"], "select": {"attn_layers": None}},
                       "mine_exemplars": {"models": ["cnn"], "kinds": ["ffn"]}})
     errs = check_sites(p).errors
     assert len(errs) == 2
@@ -68,7 +69,7 @@ def test_site_ranges_with_gaps():
 
 
 def test_unbuildable_model_is_a_note(monkeypatch):
-    import vitviz.models.site_check as sc
+    import vitviz.pipeline.site_check as sc
 
     def fail(entry):
         raise RuntimeError("needs a config from the hub\nsecond line")
@@ -80,9 +81,9 @@ def test_unbuildable_model_is_a_note(monkeypatch):
 
 
 def test_open_clip_builds_on_meta():
-    from vitviz.core.config import ModelEntry
-    from vitviz.models.site_check import meta_architecture
-    from vitviz.models.sites import list_sites
+    from vitviz.models.settings import ModelEntry
+    from vitviz.pipeline.site_check import meta_architecture
+    from vitviz.activations.sites import list_sites
     m = meta_architecture(ModelEntry(source="open_clip", name="ViT-B-32"))
     sites = list_sites(m)
     assert next(m.parameters()).device.type == "meta"

@@ -5,9 +5,9 @@ import timm
 import torch
 
 from conftest import tiny_clip_kwargs
-from vitviz.models.hooks import Recorder, image_forward
+from vitviz.activations.hooks import Recorder, image_forward
 from vitviz.visualization.objectives import group_targets, objectives
-from vitviz.models.sites import SiteError, list_sites, resolve
+from vitviz.activations.sites import SiteError, list_sites, resolve
 
 FAMILIES = [  # (timm name, kwargs, input size, blocks, patch tokens at block 0, prefix at block 0)
     ("vit_tiny_patch16_224", {"img_size": 32, "patch_size": 8, "depth": 2, "embed_dim": 32, "num_heads": 2}, 32, 2, 16, 1),

@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from conftest import TINY_VIT, tiny_clip_kwargs
-from vitviz.core.config import parse_params
+from vitviz.pipeline.params import parse_params
 from vitviz.models.fetch import ModelSourceError, fetch
 
 VIT_KW = {**TINY_VIT, "depth": 2}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vitviz.data import synthetic
-from vitviz.core.config import SyntheticConfig
+from vitviz.data.settings import SyntheticConfig
 from vitviz.data.imagenet import build_index, load_rgb, read_index
 
 

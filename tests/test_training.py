@@ -1,8 +1,8 @@
 """Demo training: its pieces on known inputs, and a tiny run that learns and repeats exactly."""
 import torch
 
-from vitviz.core.config import parse_params
-from vitviz.models.train import lr_at, random_crops, random_erase, train_demo
+from vitviz.pipeline.params import parse_params
+from vitviz.pipeline.train_demo import lr_at, random_crops, random_erase, train_demo
 
 
 def test_lr_schedule_known_values():

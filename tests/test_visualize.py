@@ -7,13 +7,15 @@ import timm
 import torch
 from torch import nn
 
-from vitviz.visualization.augment import AugmentConfig, augment_batch, color_shift_params, jitter_shift, noise_std_at
-from vitviz.models.hooks import Recorder, image_forward
+from vitviz.visualization.augment import augment_batch, color_shift_params, jitter_shift, noise_std_at
+from vitviz.activations.hooks import Recorder, image_forward
 from vitviz.models.spec import ModelSpec
 from vitviz.visualization.objectives import group_targets, objectives, total_variation
-from vitviz.models.sites import list_sites
-from vitviz.visualization.optimize import Target, VisSettings, feature_seed, visualize
-from vitviz.models.store import LoadedModel, eval_transform
+from vitviz.activations.sites import list_sites
+from vitviz.visualization.optimize import Target, feature_seed, visualize
+from vitviz.visualization.settings import VisSettings
+from vitviz.models.store import LoadedModel
+from vitviz.models.transforms import eval_transform
 
 def test_color_shift_formula():
     m, s = color_shift_params(torch.Generator().manual_seed(7), 4, 1.0, 0.5)
@@ -32,7 +34,7 @@ def test_noise_schedule_is_linear_to_zero():
 
 def test_augment_batch_equals_its_formula_per_feature():
     xs = torch.rand(2, 3, 6, 7)
-    cfg = AugmentConfig(copies=3, jitter=2, noise_std=0.5)
+    cfg = VisSettings(copies=3, jitter=2, noise_std=0.5)
     out = augment_batch(xs, [torch.Generator().manual_seed(3), torch.Generator().manual_seed(4)], step=1, steps=5,
                         cfg=cfg)
     assert out.shape == (6, 3, 6, 7)
@@ -84,7 +86,7 @@ def test_objective_equals_hand_computation_through_the_blocks(tiny_loaded):
 
 def test_loss_decreases_and_objective_rises(tiny_loaded):
     lm = tiny_loaded
-    cfg = VisSettings(steps=40, lr=0.05, augment=AugmentConfig(copies=4, jitter=2))
+    cfg = VisSettings(steps=40, lr=0.05, copies=4, jitter=2)
     (r,) = visualize(lm, [Target("blocks.2.ffn", 11)], cfg)
     assert r.objective_final > r.objective_start
     assert r.losses[-10:].mean() < r.losses[:10].mean()
@@ -96,7 +98,7 @@ def test_batched_equals_one_at_a_time(tiny_loaded):
     # three targets of block 2 (two sites) share one batch; the block-0 target gets its own, shallower one
     targets = [Target("blocks.2.ffn", 3), Target("blocks.2.attn.k", 7), Target("blocks.0.ffn", 5),
                Target("blocks.2.ffn", 30)]
-    cfg = VisSettings(steps=6, augment=AugmentConfig(copies=3, jitter=3), batch_features=4)
+    cfg = VisSettings(steps=6, copies=3, jitter=3, batch_features=4)
     batched = visualize(lm, targets, cfg)
     cfg.batch_features = 1
     single = visualize(lm, targets, cfg)
@@ -108,7 +110,7 @@ def test_batched_equals_one_at_a_time(tiny_loaded):
 
 def test_same_seed_same_bytes_and_seeds_differ_by_feature(tiny_loaded):
     lm = tiny_loaded
-    cfg = VisSettings(steps=3, augment=AugmentConfig(copies=2, jitter=1))
+    cfg = VisSettings(steps=3, copies=2, jitter=1)
     a = visualize(lm, [Target("blocks.0.ffn", 1)], cfg, seed=5)[0]
     b = visualize(lm, [Target("blocks.0.ffn", 1)], cfg, seed=5)[0]
     assert a.image.tobytes() == b.image.tobytes()
@@ -132,7 +134,7 @@ def redness_model() -> LoadedModel:
 
 def test_optimising_a_redness_feature_makes_the_image_red():
     lm = redness_model()
-    cfg = VisSettings(steps=60, lr=0.1, tv_weight=0.0, augment=AugmentConfig(copies=4, jitter=2))
+    cfg = VisSettings(steps=60, lr=0.1, tv_weight=0.0, copies=4, jitter=2)
     (r,) = visualize(lm, [Target("blocks.0.ffn", 0)], cfg)
     img = r.image.astype(float) / 255
     assert img[..., 0].mean() > 0.95
@@ -141,8 +143,8 @@ def test_optimising_a_redness_feature_makes_the_image_red():
 
 def test_per_feature_tv_weight_is_used(tiny_loaded):
     lm = tiny_loaded
-    base = VisSettings(steps=8, augment=AugmentConfig(copies=2, jitter=1))
-    heavy = VisSettings(steps=8, augment=AugmentConfig(copies=2, jitter=1), tv_features={"blocks.0.ffn:4": 50.0})
+    base = VisSettings(steps=8, copies=2, jitter=1)
+    heavy = VisSettings(steps=8, copies=2, jitter=1, tv_features={"blocks.0.ffn:4": 50.0})
     assert heavy.tv_for("blocks.0.ffn", 4) == 50.0 and heavy.tv_for("blocks.0.ffn", 5) == 0.004
     a, b = visualize(lm, [Target("blocks.0.ffn", 4), Target("blocks.0.ffn", 5)], base)
     c, d = visualize(lm, [Target("blocks.0.ffn", 4), Target("blocks.0.ffn", 5)], heavy)
@@ -156,7 +158,7 @@ def test_one_pass_normalised_copies_and_their_tv_equal_the_formula():
     from vitviz.visualization.augment import draw_batch, normalized_copies, roll_features
     from vitviz.visualization.objectives import copies_variation
     xs = torch.rand(3, 3, 9, 8, dtype=torch.float64)
-    cfg = AugmentConfig(copies=4, jitter=3, noise_std=0.5)
+    cfg = VisSettings(copies=4, jitter=3, noise_std=0.5)
     seeds = (11, 12, 13)
     params, shifts = draw_batch([torch.Generator().manual_seed(s) for s in seeds], 2, 6, cfg)
     m, s, n = params.double()

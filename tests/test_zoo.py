@@ -7,7 +7,9 @@ import timm
 import torch
 from PIL import Image
 
-from vitviz.models.store import detect_kind, eval_transform, load_model, save_model
+from vitviz.models.store import detect_kind, load_model, save_model
+
+from vitviz.models.transforms import eval_transform
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_model": "vitviz.models.store",
     "LoadedModel": "vitviz.models.store",
-    "list_sites": "vitviz.models.sites",
+    "list_sites": "vitviz.activations.sites",
     "Target": "vitviz.visualization.optimize",
     "VisSettings": "vitviz.visualization.optimize",
     "visualize": "vitviz.visualization.optimize",
@@ -24,7 +24,7 @@ _EXPORTS = {
     "lowpass_eval": "vitviz.evaluation.lowpass",
     "run_probes": "vitviz.token_mixing.probes",
     "appendix_f": "vitviz.token_mixing.appendix_f",
-    "load_params": "vitviz.core.config",
+    "load_params": "vitviz.pipeline.params",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -12,9 +12,8 @@ log = logging.getLogger("vitviz")
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from vitviz.core.config import load_params
-    from vitviz.models.registry import check_models
-    from vitviz.models.site_check import check_sites
+    from vitviz.pipeline.params import load_params
+    from vitviz.pipeline.site_check import check_models, check_sites
     from vitviz.core.errors import ConfigError
     from pathlib import Path
     p = load_params(args.params)
@@ -33,7 +32,7 @@ def _validate(args: argparse.Namespace) -> None:
 
 def _synth(args: argparse.Namespace) -> None:
     from vitviz.core.atomic import atomic_path
-    from vitviz.core.config import load_params
+    from vitviz.pipeline.params import load_params
     from vitviz.data.prepare import prepare_dataset
     cfg = load_params(args.params).prepare_data.model_copy(update={"source": "synthetic"})
     with atomic_path(args.out) as tmp:
@@ -50,11 +49,12 @@ def open_model(name: str, data: str = "data", device: str = "cpu", timeout: floa
     for cand in (Path(data) / "models" / name, Path(name)):
         if (cand / "spec.json").exists():
             return load_model(cand, device, runtime)
-    from vitviz.core.config import ModelEntry
+    from vitviz.models.settings import ModelEntry
     from vitviz.core.errors import ModelSourceError
     from vitviz.models.fetch import fetch
     from vitviz.models.registry import architecture_error
-    from vitviz.models.store import LoadedModel, eval_transform
+    from vitviz.models.store import LoadedModel
+    from vitviz.models.transforms import eval_transform
     base, _, tag = name.partition(".")
     err = architecture_error("timm", base, tag or None, "timm")
     if err:
@@ -69,39 +69,46 @@ def open_model(name: str, data: str = "data", device: str = "cpu", timeout: floa
 VIS_FLAGS = ("steps", "copies", "lr", "tv_weight", "jitter", "seed")
 
 
-def visualize_recipe(args: argparse.Namespace) -> tuple["OptimizeConfig", str]:  # noqa: F821
-    """The optimize_features recipe for `vitviz visualize`, validated by the params schema, and where it came from.
-
-    A materialised key (data/models/<key>) takes params' optimize_features when the params file exists; a model
-    given by name or folder takes the paper's recipe. Flags override either.
-    """
+def check_vis_flags(args: argparse.Namespace) -> dict:
+    """The recipe flags given to `vitviz visualize`, validated by the params schema before any model is loaded."""
     import json
-    from pathlib import Path
 
     from pydantic import ValidationError
 
-    from vitviz.core.config import OptimizeConfig, load_params
     from vitviz.core.errors import ConfigError
-    materialised = (Path(args.data) / "models" / args.model / "spec.json").exists()
-    if materialised and Path(args.params).exists():
-        base, source = load_params(args.params).optimize_features, f"{args.params}: optimize_features"
-    else:
-        base, source = OptimizeConfig(), "the paper's recipe (vitviz.paper.PAPER_RECIPE)"
+    from vitviz.visualization.settings import OptimizeConfig
     flags = {k: getattr(args, k) for k in VIS_FLAGS if getattr(args, k) is not None}
-    if flags:
-        source += " with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in flags.items())
-    data = {**json.loads(base.model_dump_json()), **flags}
-    if base.per_model.get(args.model) is not None:    # a flag beats the per-model override it names
-        over = data["per_model"][args.model]
-        for k in ("lr", "tv_weight", "jitter"):
-            if k in flags:
-                over[k] = None
     try:
-        return OptimizeConfig.model_validate_json(json.dumps(data)), source
+        OptimizeConfig.model_validate_json(json.dumps(flags))
     except ValidationError as exc:
         lines = [f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors()
                  if e["loc"] and e["loc"][0] in VIS_FLAGS] or [str(exc).splitlines()[0]]
         raise ConfigError(lines, "vitviz visualize") from None
+    return flags
+
+
+def visualize_recipe(args: argparse.Namespace, loaded, flags: dict) -> tuple["VisSettings", int, str]:  # noqa: F821
+    """The recipe and seed for `vitviz visualize`, and where they came from.
+
+    A key in data/models takes params' optimize_features (with its per-model overrides) when the params file
+    exists; a model given by name or folder takes the authors' recipe for its library. Flags override either.
+    """
+    from pathlib import Path
+
+    from vitviz.core.settings import read_sections
+    from vitviz.visualization.paper_recipe import paper_recipe
+    from vitviz.visualization.settings import OptimizeConfig, model_recipe
+    materialised = (Path(args.data) / "models" / args.model / "spec.json").exists()
+    if materialised and Path(args.params).exists():
+        cfg = read_sections(args.params, {"optimize_features": OptimizeConfig})["optimize_features"]
+        base, seed, source = model_recipe(cfg, loaded.key)[0], cfg.seed, f"{args.params}: optimize_features"
+    else:
+        base, seed = paper_recipe(loaded.spec.library, loaded.spec.name), 0
+        source = "the authors' recipe (vitviz.visualization.paper_recipe)"
+    if flags:
+        source += " with " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in flags.items())
+    recipe = base.model_copy(update={k: v for k, v in flags.items() if k != "seed"})
+    return recipe, flags.get("seed", seed), source
 
 
 def _visualize(args: argparse.Namespace) -> None:
@@ -110,23 +117,22 @@ def _visualize(args: argparse.Namespace) -> None:
 
     from PIL import Image
 
-    from vitviz.core.config import load_params
-    from vitviz.core.runtime import Runtime
-    from vitviz.visualization.store import image_name
-    from vitviz.visualization.optimize import Target, model_recipe, visualize
     from vitviz.core.distributed import local_device
-    cfg, source = visualize_recipe(args)
-    runtime = load_params(args.params).speed if Path(args.params).exists() else Runtime()
-    device = local_device(args.device or cfg.device)
+    from vitviz.core.runtime import Runtime
+    from vitviz.core.settings import read_sections
+    from vitviz.visualization.optimize import Target, visualize
+    from vitviz.visualization.store import image_name
+    flags = check_vis_flags(args)
+    runtime = read_sections(args.params, {"speed": Runtime})["speed"] if Path(args.params).exists() else Runtime()
+    device = local_device(args.device or "auto")
     if args.precision:
         runtime = dataclasses.replace(runtime, precision=args.precision)
     loaded = open_model(args.model, args.data, device, runtime=runtime)
-    settings, _ = model_recipe(cfg, loaded.key)
-    a = settings.augment
-    print(f"recipe: {source}\n  steps {settings.steps}, copies {a.copies}, lr {settings.lr}, betas "
-          f"{tuple(settings.betas)}, tv_weight {settings.tv_weight}, jitter {a.jitter}, noise_std {a.noise_std}, "
-          f"reduce {settings.reduce}, seed {cfg.seed}")   # the recipe used is part of the command's output
-    results = visualize(loaded, [Target(args.site, f) for f in args.feature], settings, seed=cfg.seed, device=device)
+    settings, seed, source = visualize_recipe(args, loaded, flags)
+    print(f"recipe: {source}\n  steps {settings.steps}, copies {settings.copies}, lr {settings.lr}, betas "
+          f"{tuple(settings.betas)}, tv_weight {settings.tv_weight}, jitter {settings.jitter}, noise_std "
+          f"{settings.noise_std}, reduce {settings.reduce}, seed {seed}")   # the recipe used is part of the output
+    results = visualize(loaded, [Target(args.site, f) for f in args.feature], settings, seed=seed, device=device)
     out = Path(args.output)
     for r in results:
         path = out if len(results) == 1 and out.suffix else out / image_name(r.site, r.feature)
@@ -139,7 +145,7 @@ def _visualize(args: argparse.Namespace) -> None:
 def _doctor(args: argparse.Namespace) -> None:
     import sys
 
-    from vitviz.core.config import load_params
+    from vitviz.pipeline.params import load_params
     from vitviz.doctor import format_table, run_doctor
     checks = run_doctor(load_params(args.config), args.timeout)
     print(format_table(checks))  # the table is the command's output
@@ -151,7 +157,7 @@ def _schema(args: argparse.Namespace) -> None:
     import sys
     from pathlib import Path
 
-    from vitviz.core.config import schema_text
+    from vitviz.pipeline.params import schema_text
     if args.output == "-":
         sys.stdout.write(schema_text())
         return

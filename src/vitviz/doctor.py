@@ -10,8 +10,9 @@ from urllib.parse import urlparse
 import torch
 
 from vitviz.models.registry import model_error
-from vitviz.models.site_check import check_sites, meta_architecture
-from vitviz.core.config import ModelEntry, Params
+from vitviz.pipeline.site_check import check_sites, meta_architecture
+from vitviz.models.settings import ModelEntry
+from vitviz.pipeline.params import Params
 from vitviz.data.imagenet import IMAGE_EXTS, DatasetLayoutError, class_list, find_layout
 
 

@@ -6,7 +6,6 @@ import base64
 import json
 import logging
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from vitviz.atlas.evidence import class_selectivity, related_features
-from vitviz.atlas.histogram import Histograms
+from vitviz.atlas.settings import AtlasConfig
 from vitviz.core.errors import ImageDecodeError
 from vitviz.data.imagenet import DatasetIndex, load_rgb
 from vitviz.exemplars.store import Exemplars
@@ -38,15 +37,6 @@ def feature_budget(k: int, maps_top: int, cells: int) -> float:
     """Bytes a feature's data may take: k exemplars, maps_top stored maps of `cells` cells each."""
     b = SIZE_BUDGET
     return b["feature_base"] + b["per_exemplar"] * k + b["per_map_cell"] * maps_top * cells
-
-
-@dataclass
-class AtlasOptions:
-    """How the atlas is written (each choice changes its files)."""
-    thumb_size: int = 64
-    thumb_quality: int = 85
-    related: int = 5
-    shard_features: int = 256
 
 
 def js_payload(name: str, data: dict) -> str:
@@ -72,7 +62,7 @@ def _write(path: Path, name: str, data: dict) -> int:
     return len(text.encode())
 
 
-def write_thumbs(rows: list[int], index: DatasetIndex, split: str, crop, out_dir: Path, opts: AtlasOptions) -> set[int]:
+def write_thumbs(rows: list[int], index: DatasetIndex, split: str, crop, out_dir: Path, opts: AtlasConfig) -> set[int]:
     """One JPEG per distinct exemplar row: the model's crop at `thumb_size`; the rows that failed are returned."""
     out_dir.mkdir(parents=True, exist_ok=True)
     table = index.split(split)
@@ -91,7 +81,7 @@ def write_thumbs(rows: list[int], index: DatasetIndex, split: str, crop, out_dir
 
 def write_atlas_data(out_dir: str | Path, model_key: str, ex: Exemplars, features: pd.DataFrame | None,
                      recipe: dict | None, features_dir: Path | None, index: DatasetIndex, crop,
-                     hist: Histograms, opts: AtlasOptions) -> dict:
+                     opts: AtlasConfig) -> dict:
     """Write data/, thumbs/ and vis/ under `out_dir`; return the overview (also written as data/overview.js)."""
     out = Path(out_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
@@ -141,13 +131,11 @@ def write_atlas_data(out_dir: str | Path, model_key: str, ex: Exemplars, feature
                     q, top = quantize_map(m) if m is not None else (None, 0.0)
                     fm.append(q)
                     mx.append(_r(top))
-                h = hist.counts.get(s.site)
+                counts, lo, hi = ex.histogram(s.site, f) or ([], float("nan"), float("nan"))
                 feats.append({"f": f, "rows": [int(r) if int(r) not in failed else -1 for r in rows[keep, f]],
                               "vals": [_r(v) for v in vals[keep, f]], "maps": fm, "mapmax": mx,
-                              "hist": h[f].tolist() if h is not None else [],
-                              "lo": _r(float(hist.lo[s.site][f])) if h is not None else None,
-                              "hi": _r(float(hist.hi[s.site][f])) if h is not None else None,
-                              "under": int(hist.under[s.site][f]) if h is not None else 0,
+                              "hist": counts, "lo": lo if np.isfinite(lo) else None,
+                              "hi": hi if np.isfinite(hi) else None,
                               "related": [[int(a), round(float(b), 3)] for a, b in zip(rel[f], rel_v[f]) if a >= 0],
                               "clip": clip[f], "vis": site_vis[f]})
             sizes["features"] += _write(out / "data" / f"feat_{sid}_{shards}.js", f"feat_{sid}_{shards}",
@@ -162,7 +150,7 @@ def write_atlas_data(out_dir: str | Path, model_key: str, ex: Exemplars, feature
     _write(out / "data" / "search.js", "search", {"entries": search})
     n_feat = sum(int(c) for c in ex.sites["channels"])
     overview = {"model": model_key, "split": split, "stat": ex.meta["stat"], "k": int(ex.meta["k"]),
-                "images": int(ex.meta["images"]), "hist_images": hist.images, "maps_top": int(ex.meta.get("maps_top", 0)),
+                "images": int(ex.meta["images"]), "hist_images": int(ex.meta["images"]), "maps_top": int(ex.meta.get("maps_top", 0)),
                 "locality_fraction": ex.meta.get("locality_fraction"), "classes": names, "class_synonyms": synonyms,
                 "layers": layers,
                 "features": n_feat, "visualized": len(vis), "thumbs": len(used) - len(failed),

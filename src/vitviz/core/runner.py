@@ -1,8 +1,10 @@
 """Run an entry point with logging set up and bad input turned into a one-line error and exit code 2."""
 from __future__ import annotations
 
-import argparse
+import atexit
+import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,18 +14,6 @@ from vitviz.core.run_facts import write_run_facts
 from vitviz.core.errors import USER_ERRORS
 
 log = logging.getLogger("vitviz")
-
-
-def model_stage_args(description: str, out_default: str) -> argparse.Namespace:
-    """Arguments of a per-model stage script: the model key, --params, --data and --out (default with {key})."""
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("key", help="model key in params.yaml:models")
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--data", default="data", help="folder of the stage outputs (dataset/, models/, ...)")
-    ap.add_argument("--out", default=None, help=f"default: {out_default.format(data='<data>', key='<key>')}")
-    args = ap.parse_args()
-    args.out = args.out or out_default.format(data=args.data, key=args.key)
-    return args
 
 
 def main_process() -> bool:
@@ -38,6 +28,33 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.getLogger("vitviz").setLevel(level)  # libraries (open_clip logs to the root logger) stay at WARNING
 
 
+AUDIT_ENV = "VITVIZ_AUDIT_READS"
+
+
+def _opened_for_reading(mode, flags) -> bool:
+    if isinstance(mode, str):
+        return not any(c in mode for c in "wax+")
+    return isinstance(flags, int) and not flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND)
+
+
+def audit_reads(folder: str | Path) -> None:
+    """Record every file this process opens for reading, written at exit as `<folder>/<pid>.json` with the command
+    line (the DVC graph test checks the reads against each stage's declared deps)."""
+    reads: set[str] = set()
+
+    def hook(event: str, args: tuple) -> None:
+        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)) and _opened_for_reading(*args[1:3]):
+            reads.add(os.path.abspath(os.fsdecode(args[0])))
+
+    def write() -> None:
+        out = Path(folder) / f"{os.getpid()}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "reads": sorted(reads)}))
+
+    sys.addaudithook(hook)
+    atexit.register(write)
+
+
 def run(main: Callable[[], dict | None], stage: str | None = None, runs_dir: str | Path = "runs") -> None:
     """Call `main`; a user error is logged as one message and exits with status 2.
 
@@ -46,6 +63,11 @@ def run(main: Callable[[], dict | None], stage: str | None = None, runs_dir: str
     from the stage's outputs.
     """
     setup_logging()
+    if stage and os.environ.get(AUDIT_ENV):
+        audit_reads(os.environ[AUDIT_ENV])
+    if stage:
+        from vitviz.core.threads import register
+        register("auto")   # the stage's speed.threads, where it reads that section, replaces it
     if stage and main_process():   # what killed runs left behind; the temporaries never sit inside outputs
         from vitviz.core.atomic import TMP_DIR, clean_tmp
         clean_tmp(Path(TMP_DIR))

@@ -5,7 +5,7 @@ decoding change numbers within the tolerances of the README (section "Speed"), h
 from __future__ import annotations
 
 import contextlib
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import ConfigDict, Field
@@ -30,6 +30,7 @@ class Runtime:
     pin_memory: batches in page-locked memory, copied to a GPU without blocking the host.
     device_decode: JPEG bytes travel to the model's device and are decoded there (nvJPEG on a GPU) and
         cropped there by timm's own transform; other formats and CMYK JPEGs are decoded by PIL as usual.
+    threads: intra-op threads of the process (core.threads): auto, or a number.
     """
     precision: Precision = Field(
         "fp32", description="fp32 exact; tf32 matmuls on a GPU; bf16 autocast (within the README's tolerance)")
@@ -38,6 +39,9 @@ class Runtime:
     num_workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes per process (rank)")
     pin_memory: bool = Field(True, description="page-locked batches, copied to a GPU without blocking")
     device_decode: bool = Field(False, description="decode JPEGs on the model's device (nvJPEG on a GPU)")
+    threads: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = Field(
+        "auto", description="intra-op threads per process: auto shares the cores among the vitviz processes "
+        "running at the time (a queue with two workers gets half each); a number fixes it")
 
     def autocast(self, device: str | torch.device) -> contextlib.AbstractContextManager:
         """bf16 autocast on `device` when precision is bf16; otherwise a context that does nothing."""

@@ -5,7 +5,7 @@ import json
 import logging
 from pathlib import Path
 
-from vitviz.core.config import PrepareDataConfig
+from vitviz.data.settings import PrepareDataConfig
 from vitviz.data.imagenet import build_index
 from vitviz.data.synthetic import generate
 

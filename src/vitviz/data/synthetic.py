@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from vitviz.core.config import SyntheticConfig
+from vitviz.data.settings import SyntheticConfig
 from vitviz.data.voc import Box, VocObject, write_voc_xml
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 
 from vitviz.core.distributed import all_sum, context, shard
 from vitviz.data.imagenet import DatasetIndex
-from vitviz.data.loader import Batch, Variants, batches
+from vitviz.data.rows import spread_rows
+from vitviz.activations.loader import Batch, Variants, batches
 from vitviz.models.store import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -23,13 +23,6 @@ def label_map(dataset_wnids: list[str], model_wnids: list[str]) -> torch.Tensor:
     """For each dataset label, the model's output index of the same wnid, or -1."""
     pos = {w: i for i, w in enumerate(model_wnids)}
     return torch.tensor([pos.get(w, -1) for w in dataset_wnids], dtype=torch.long)
-
-
-def spread_rows(n: int, limit: int) -> list[int]:
-    """`limit` row numbers spread evenly over 0..n-1 (all rows when limit is 0 or >= n)."""
-    if limit <= 0 or limit >= n:
-        return list(range(n))
-    return sorted(set(np.linspace(0, n - 1, limit).round().astype(int).tolist()))
 
 
 def classified_rows(index: DatasetIndex, split: str, limit: int, mapping: torch.Tensor) -> list[int]:

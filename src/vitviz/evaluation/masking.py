@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from vitviz.data.imagenet import DatasetIndex
-from vitviz.evaluation.loop import classified_rows, count_hits, label_map, spread_rows, topk_hits
+from vitviz.data.rows import spread_rows
+from vitviz.evaluation.loop import classified_rows, count_hits, label_map, topk_hits
 from vitviz.models.store import LoadedModel
 
 log = logging.getLogger(__name__)

@@ -101,7 +101,7 @@ def concept_labels(loaded, result, index, vocab: list[str], template: str = "a p
     import open_clip
     import pandas as pd
 
-    from vitviz.data.loader import batches
+    from vitviz.activations.loader import batches
     if loaded.spec.library != "open_clip":
         raise ValueError(f"concept labels need an open_clip model with a text tower; {loaded.key!r} is "
                          f"{loaded.spec.library}")

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from vitviz.core.config import ModelEntry
+from vitviz.models.settings import ModelEntry
 from vitviz.models.spec import ModelSpec
 from vitviz.models.store import detect_kind, load_weights_into, sha256_file
 from vitviz.core.errors import CheckpointError, ModelSourceError  # noqa: F401 (re-exported)

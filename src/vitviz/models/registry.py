@@ -6,7 +6,7 @@ import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vitviz.core.config import ModelEntry, Params
+    from vitviz.models.settings import ModelEntry
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,9 +59,3 @@ def model_error(entry: ModelEntry) -> str | None:
     if entry.lib not in ("timm", "open_clip", "torchvision"):
         return None
     return architecture_error(entry.lib, entry.name, entry.tag if entry.source != "train" else None, entry.source)
-
-
-def check_models(params: "Params", keys: list[str] | None = None) -> list[str]:
-    """One line per model (of `keys`, default all) whose name or tag its library does not know; imports them."""
-    return [f"models.{key}.name: {msg}" for key, e in params.models.items()
-            if (keys is None or key in keys) and (msg := model_error(e))]

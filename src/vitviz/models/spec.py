@@ -9,6 +9,8 @@ from typing import Any
 
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "weights.safetensors"
+METRICS_FILE = "metrics.json"            # its evaluation by the download_models stage
+HISTORY_FILE = "train_history.csv"       # a demo model's training curve
 
 
 @dataclass

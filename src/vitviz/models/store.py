@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from vitviz.models.spec import SPEC_FILE, WEIGHTS_FILE, ModelSpec
+from vitviz.models.transforms import eval_transform
 from vitviz.core.errors import CheckpointError
 from vitviz.core.runtime import Runtime
 
@@ -123,18 +124,6 @@ def load_weights_into(model: nn.Module, sd: dict[str, torch.Tensor], name: str, 
     if err:
         raise CheckpointError(err)
     model.load_state_dict(sd, strict=True)
-
-
-def eval_transform(spec: ModelSpec, normalize: bool = True) -> Callable:
-    """timm's eval transform for the spec's data config: resize, centre crop, float tensor, normalise.
-
-    With normalize=False the output is the float crop in [0, 1] (timm itself would return uint8 there).
-    """
-    from timm.data import create_transform
-    cfg = spec.data_config()
-    if not normalize:
-        cfg.update(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
-    return create_transform(**cfg, is_training=False)
 
 
 def normalize(x: torch.Tensor, spec: ModelSpec) -> torch.Tensor:

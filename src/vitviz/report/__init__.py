@@ -1,4 +1,1 @@
-"""The generated report: sections built from stage outputs, rendered to HTML and markdown."""
-from vitviz.report.build import build_report
-
-__all__ = ["build_report"]
+"""The generated report: sections built from stage outputs (report.build), rendered to HTML and markdown."""

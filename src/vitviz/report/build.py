@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 from vitviz.core.atomic import atomic_path
-from vitviz.core.config import Params
+from vitviz.pipeline.params import Params
 from vitviz.data.imagenet import read_index
 from vitviz.report.document import Para, Section, render_html, render_markdown
 from vitviz.report.deviations_section import deviations_section

@@ -1,14 +1,13 @@
 """Report section listing where the active configuration departs from the paper, and the method choices."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from vitviz.core.config import Params
-from vitviz.paper import PAPER_RECIPE
+from vitviz.pipeline.params import Params
+from vitviz.visualization.paper_recipe import PAPER_RECIPE
 from vitviz.report.document import Bullets, Para, Section, Table
 
 PAPER_MODELS = {("timm", "vit_base_patch16_384"), ("timm", "vit_base_patch32_384"), ("timm", "vit_large_patch16_384"),
@@ -57,7 +56,7 @@ DECISIONS = [
 
 def _recipes_run(params: Params, features_dir: Path | None) -> dict[str, dict]:
     """Per visualised model, the recipe its features were made with (settings.json), else the one params gives."""
-    from vitviz.visualization.optimize import model_recipe
+    from vitviz.visualization.settings import model_recipe
     from vitviz.visualization.store import SETTINGS
     out = {}
     for key in params.optimize_features.models:
@@ -65,7 +64,7 @@ def _recipes_run(params: Params, features_dir: Path | None) -> dict[str, dict]:
         if path is not None and path.exists():
             out[key] = json.loads(path.read_text())["settings"]
         else:
-            out[key] = dataclasses.asdict(model_recipe(params.optimize_features, key)[0])
+            out[key] = model_recipe(params.optimize_features, key)[0].model_dump(mode="json")
     return out
 
 
@@ -93,10 +92,9 @@ def deviations(params: Params, features_dir: Path | None = None) -> list[str]:
                    "image content at the same cutoff.")
     o = params.optimize_features
     recipes = _recipes_run(params, features_dir)
-    for name, get in (("steps", lambda s: s["steps"]), ("copies", lambda s: s["augment"]["copies"]),
-                      ("jitter", lambda s: s["augment"]["jitter"])):
+    for name in ("steps", "copies", "jitter"):
         paper = getattr(PAPER_RECIPE, name)
-        ran = {key: get(s) for key, s in recipes.items()}
+        ran = {key: s[name] for key, s in recipes.items()}
         if any(v != paper for v in ran.values()):
             values = sorted(set(ran.values()))
             shown = str(values[0]) if len(values) == 1 else ", ".join(f"{v} ({k})" for k, v in ran.items())

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from vitviz.core.config import Params
+from vitviz.pipeline.params import Params
 from vitviz.exemplars.store import read_exemplars
 from vitviz.visualization.store import read_features
 from vitviz.data.imagenet import DatasetIndex, load_rgb
 from vitviz.models.spec import ModelSpec
 from vitviz.report.overlay import overlay
-from vitviz.models.store import eval_transform
+from vitviz.models.transforms import eval_transform
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid, save
 

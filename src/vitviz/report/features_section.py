@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from vitviz.core.config import Params
-from vitviz.paper import PAPER_RECIPE as R, paper_lr_tv
+from vitviz.pipeline.params import Params
+from vitviz.visualization.paper_recipe import LR_CLIP, PAPER_RECIPE as R, paper_lr_tv
 from vitviz.visualization.store import read_features
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
 
-PAPER = {"steps": R.steps, "copies": R.copies, "lr": f"{R.lr} (ViT), {R.lr_clip} (CLIP)",
+PAPER = {"steps": R.steps, "copies": R.copies, "lr": f"{R.lr} (ViT), {LR_CLIP} (CLIP)",
          "tv_weight": f"{R.tv_weight} (x v per model)", "jitter": f"{R.jitter} px", "noise_std": R.noise_std,
          "shift_bound": R.shift_bound, "scale_bound": R.scale_bound, "betas": str(R.betas),
          "reduce": f"{R.reduce} over patch tokens"}
@@ -39,10 +39,10 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
         df, meta = read_features(features_dir / key)
         base = features_dir / key
         s = meta["settings"]
-        ours = {"steps": s["steps"], "copies": s["augment"]["copies"], "lr": s["lr"], "tv_weight": s["tv_weight"],
-                "jitter": f"{s['augment']['jitter']} px", "noise_std": s["augment"]["noise_std"],
-                "shift_bound": s["augment"]["shift_bound"], "scale_bound": s["augment"]["scale_bound"],
-                "betas": str(tuple(s["betas"])), "reduce": f"{s['reduce']} over patch tokens"}
+        ours = {"steps": s["steps"], "copies": s["copies"], "lr": s["lr"], "tv_weight": s["tv_weight"],
+                "jitter": f"{s['jitter']} px", "noise_std": s["noise_std"], "shift_bound": s["shift_bound"],
+                "scale_bound": s["scale_bound"], "betas": str(tuple(s["betas"])),
+                "reduce": f"{s['reduce']} over patch tokens"}
         entry = params.models.get(key)
         lr_p, tv_p = paper_lr_tv(entry.lib, entry.name) if entry is not None else (R.lr, R.tv_weight)
         same = {"lr": math.isclose(float(s["lr"]), lr_p), "tv_weight": math.isclose(float(s["tv_weight"]), tv_p)}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vitviz.core.config import Params
+from vitviz.pipeline.params import Params
 
 PLOTS = "plots"
 

@@ -10,12 +10,12 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from vitviz.core.config import Params
+from vitviz.pipeline.params import Params
 from vitviz.data.imagenet import DatasetIndex, try_load_rgb
 from vitviz.evaluation.masking import VARIANTS, MaskedViews, fill_value
 from vitviz.models.spec import ModelSpec
-from vitviz.paper import MASKING, MASKING_NOTE
-from vitviz.models.store import eval_transform
+from vitviz.report.paper_numbers import MASKING, MASKING_NOTE
+from vitviz.models.transforms import eval_transform
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import save
 

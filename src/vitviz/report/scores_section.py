@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from vitviz.core.config import Params  # noqa: E402
+from vitviz.pipeline.params import Params  # noqa: E402
 from vitviz.report.document import Bullets, Figure, Para, Section, Table  # noqa: E402
 from vitviz.report.figures import save  # noqa: E402
 

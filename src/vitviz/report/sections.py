@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from vitviz.core.config import Params
+from vitviz.pipeline.params import Params
 from vitviz.data.imagenet import DatasetIndex
-from vitviz.models.obtain import HISTORY_FILE, METRICS_FILE
-from vitviz.models.spec import ModelSpec
+from vitviz.models.spec import HISTORY_FILE, METRICS_FILE, ModelSpec
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import sample_grid, training_curves
 

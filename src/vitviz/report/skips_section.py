@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vitviz.core.config import Params
+from vitviz.pipeline.params import Params
 from vitviz.report.document import Para, Section, Table
 
 # fault counter of the index -> what it means and what was done

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vitviz.core.config import Params
-from vitviz.paper import CLS_SWEEP, CLS_SWEEP_APPROX, TABLE1, TABLE1_NOTE
+from vitviz.pipeline.params import Params
+from vitviz.report.paper_numbers import CLS_SWEEP, CLS_SWEEP_APPROX, TABLE1, TABLE1_NOTE
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import save
 from vitviz.report.plot_data import feature_mean_curve

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from vitviz.data.imagenet import DatasetIndex
-from vitviz.evaluation.loop import spread_rows
+from vitviz.data.rows import spread_rows
 from vitviz.models.store import LoadedModel
 from vitviz.scoring.activation_ratio import activation_ratio
 from vitviz.scoring.mis import mis, sample_tasks
@@ -24,25 +24,12 @@ from vitviz.scoring.seed_agreement import seed_agreement
 from vitviz.scoring.selectivity import selectivity
 from vitviz.scoring.similarity import SimilarityModel
 from vitviz.scoring.statistics import image_statistics, split_statistics
-from vitviz.data.loader import batches
-from vitviz.visualization.optimize import Target, VisSettings, feature_seed, visualize
+from vitviz.activations.loader import batches
+from vitviz.scoring.settings import ScoreConfig
+from vitviz.visualization.optimize import Target, feature_seed, visualize
+from vitviz.visualization.settings import VisSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ScoreSettings:
-    """How the scores are computed (params `score_features`)."""
-    split: str = "val"
-    limit: int = 0
-    tasks: int = 20
-    k: int = 9
-    quantile: float = 0.2
-    alpha: float | None = None
-    seed: int = 0
-    seed_agreement: bool = True
-    fail_ratio: float = 0.5
-    batch_size: int = 64
 
 
 @dataclass
@@ -69,7 +56,7 @@ def _natural_embeddings(sim: SimilarityModel, index: DatasetIndex, split: str, r
 
 
 def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str, np.ndarray], recipe: VisSettings,
-                   index: DatasetIndex, sim: SimilarityModel, cfg: ScoreSettings, device: torch.device,
+                   index: DatasetIndex, sim: SimilarityModel, cfg: ScoreConfig, device: torch.device,
                    scored: pd.DataFrame | None = None) -> ScoreResult:
     """Scores of the features in `scored` (default: all of `features`); `images` maps features.csv's image
     column to the visualisation (uint8 H x W x 3). Other features of a site serve as the seed-agreement baseline."""

@@ -20,7 +20,8 @@ from torch import nn
 
 from vitviz.core.errors import ConfigError, ModelSourceError
 from vitviz.models.spec import ModelSpec
-from vitviz.models.store import LoadedModel, eval_transform, load_model
+from vitviz.models.store import LoadedModel, load_model
+from vitviz.models.transforms import eval_transform
 
 
 def refuse_circular(similarity: str, explained_key: str, explained_name: str | None = None) -> None:
@@ -98,7 +99,7 @@ def load_similarity(similarity: str, models_dir: str | Path, model_keys: list[st
     elif similarity == "dreamsim":
         loaded = _dreamsim(device)
     else:
-        from vitviz.core.config import ModelEntry
+        from vitviz.models.settings import ModelEntry
         from vitviz.models.fetch import fetch
         lib, _, rest = similarity.partition(":") if ":" in similarity else ("timm", "", similarity)
         if lib == "open_clip":

@@ -11,9 +11,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from vitviz.models.hooks import Recorder, image_forward
-from vitviz.exemplars.mining import patch_grid
-from vitviz.models.sites import Site
+from vitviz.activations.hooks import Recorder, image_forward
+from vitviz.activations.maps import patch_grid
+from vitviz.activations.sites import Site
 from vitviz.models.store import LoadedModel, normalize
 
 
@@ -173,8 +173,8 @@ def appendix_f_for_model(loaded: LoadedModel, index, exemplars, threshold: float
     intervals), the sampled features (site, layer, feature, exemplars) and the skip count.
     """
     from vitviz.data.imagenet import load_rgb
-    from vitviz.models.sites import list_sites
-    from vitviz.models.store import eval_transform
+    from vitviz.activations.sites import list_sites
+    from vitviz.models.transforms import eval_transform
     chosen = sample_features(exemplars, features_per_layer, seed)
     targets = [(site, f, exemplars.top(site, f)[0][:n_exemplars]) for site, _, f in chosen]
     used = pd.DataFrame([{"site": site, "layer": layer, "feature": f, "exemplars": " ".join(map(str, t[2]))}

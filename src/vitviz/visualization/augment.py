@@ -5,21 +5,9 @@ are the same whether it is optimised alone or in a batch, and on any device.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from vitviz.paper import PAPER_RECIPE
-
-
-@dataclass
-class AugmentConfig:
-    """Knobs of the augmentation; the defaults are the authors' (method.md, decisions table)."""
-    copies: int = PAPER_RECIPE.copies
-    shift_bound: float = PAPER_RECIPE.shift_bound    # ColorShift shift m ~ U(-b, b)
-    scale_bound: float = PAPER_RECIPE.scale_bound    # ColorShift scale s = exp(U(-b, b))
-    noise_std: float = PAPER_RECIPE.noise_std        # noise std at the first step; falls linearly to 0 at the last
-    jitter: int = PAPER_RECIPE.jitter                # circular shift of up to +-jitter pixels, one for all copies
+from vitviz.visualization.settings import VisSettings
 
 
 def color_shift_params(gen: torch.Generator, copies: int, shift_bound: float, scale_bound: float
@@ -43,7 +31,7 @@ def jitter_shift(gen: torch.Generator, bound: int) -> tuple[int, int]:
     return int(dy), int(dx)
 
 
-def draw(gen: torch.Generator, step: int, steps: int, cfg: AugmentConfig
+def draw(gen: torch.Generator, step: int, steps: int, cfg: VisSettings
          ) -> tuple[torch.Tensor, tuple[int, int]]:
     """One feature's draws for one step: (shift m, scale s, noise), stacked (3, copies, 3, 1, 1), and its jitter."""
     m, s = color_shift_params(gen, cfg.copies, cfg.shift_bound, cfg.scale_bound)
@@ -51,7 +39,7 @@ def draw(gen: torch.Generator, step: int, steps: int, cfg: AugmentConfig
     return torch.stack([m, s, noise]), jitter_shift(gen, cfg.jitter)
 
 
-def draw_batch(gens: list[torch.Generator], step: int, steps: int, cfg: AugmentConfig
+def draw_batch(gens: list[torch.Generator], step: int, steps: int, cfg: VisSettings
                ) -> tuple[torch.Tensor, list[tuple[int, int]]]:
     """The draws of all F features for one step: (shift m, scale s, noise) stacked (3, F, copies, 3, 1, 1),
     and the F jitters; each feature draws from its own generator in the order of `draw`."""
@@ -84,7 +72,7 @@ def normalized_copies(rolled: torch.Tensor, m: torch.Tensor, s: torch.Tensor, no
 
 
 def augment_batch(x: torch.Tensor, gens: list[torch.Generator], step: int, steps: int,
-                  cfg: AugmentConfig) -> torch.Tensor:
+                  cfg: VisSettings) -> torch.Tensor:
     """Copies of each of the F images (F, 3, H, W), feature-major: rows f*copies .. f*copies+copies-1.
 
     The jitter is one circular shift for all copies of a feature, so it is applied once per feature, before

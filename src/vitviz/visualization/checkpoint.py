@@ -15,7 +15,8 @@ import torch
 
 from vitviz.core.distributed import context
 from vitviz.models.store import LoadedModel, sha256_file
-from vitviz.visualization.optimize import FeatureResult, Target, VisSettings, visualize
+from vitviz.visualization.optimize import FeatureResult, Target, visualize
+from vitviz.visualization.settings import VisSettings
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,8 @@ file_digest = sha256_file  # the weights' digest in the recipe hash
 
 
 # The code that decides a feature's image: a change to any of it starts a new cache, like a change of recipe.
-CODE = ("visualization/optimize.py", "visualization/augment.py", "visualization/objectives.py", "models/hooks.py",
-        "models/sites.py", "core/runtime.py")
+CODE = ("visualization/optimize.py", "visualization/augment.py", "visualization/objectives.py",
+        "visualization/settings.py", "activations/hooks.py", "activations/sites.py", "core/runtime.py")
 
 
 def code_digest() -> str:
@@ -40,7 +41,7 @@ def code_digest() -> str:
 def recipe_hash(settings: VisSettings, seed: int, model_key: str, weights_digest: str, extra: dict | None = None) -> str:
     """A short hash of everything that decides a feature's image: recipe, seed, model and weights, fast paths, and
     the code that optimises."""
-    blob = json.dumps({"settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "batch_features"},
+    blob = json.dumps({"settings": settings.model_dump(mode="json", exclude={"batch_features"}),
                        "seed": seed, "model": model_key, "weights": weights_digest, "extra": extra or {},
                        "code": code_digest()},
                       sort_keys=True, default=str)

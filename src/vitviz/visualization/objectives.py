@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vitviz.models.sites import Site
+from vitviz.activations.sites import Site
 
 
 def channel_variation(x: torch.Tensor) -> torch.Tensor:

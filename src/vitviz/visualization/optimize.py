@@ -10,22 +10,19 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from vitviz.visualization.augment import AugmentConfig, draw_batch, normalized_copies, roll_features, to_device
+from vitviz.visualization.augment import draw_batch, normalized_copies, roll_features, to_device
 from vitviz.core.distributed import context, gather_objects, shard
-from vitviz.models.hooks import Recorder, image_forward
+from vitviz.core.threads import rebalance
+from vitviz.activations.hooks import Recorder, image_forward
 from vitviz.visualization.objectives import copies_variation, group_targets, objectives, total_variation, token_counts
-from vitviz.models.sites import Site, list_sites, resolve
+from vitviz.activations.sites import Site, list_sites, resolve
 from vitviz.models.store import LoadedModel, normalize
-from vitviz.paper import PAPER_RECIPE
-
-if TYPE_CHECKING:
-    from vitviz.core.config import OptimizeConfig
+from vitviz.visualization.settings import VisSettings
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +32,6 @@ class Target:
     """One feature to visualise: channel `feature` of site `site`."""
     site: str
     feature: int
-
-
-@dataclass
-class VisSettings:
-    """The optimisation recipe for one model (the authors' defaults)."""
-    steps: int = PAPER_RECIPE.steps
-    lr: float = PAPER_RECIPE.lr
-    betas: tuple[float, float] = PAPER_RECIPE.betas
-    eps: float = PAPER_RECIPE.eps
-    tv_weight: float = PAPER_RECIPE.tv_weight
-    reduce: str = PAPER_RECIPE.reduce
-    batch_features: int = 16
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    tv_features: dict[str, float] = field(default_factory=dict)   # '<site>:<feature>' -> TV weight
-
-    def tv_for(self, site: str, feature: int) -> float:
-        """The TV weight of one feature (the paper picks v per feature for some figures)."""
-        return self.tv_features.get(f"{site}:{feature}", self.tv_weight)
 
 
 @dataclass
@@ -91,7 +70,7 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
     opt = torch.optim.Adam([x], lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps, eta_min=0.0)
     deepest = max(sites, key=lambda s: s.layer).block
-    copies = cfg.augment.copies
+    copies = cfg.copies
     tv_w = torch.tensor([cfg.tv_for(s.name, c) for s, c in zip(sites, channels)], device=device)
     groups = group_targets(sites, channels, device)
     with Recorder(model, [s.module for s in sites], stop_after=deepest) as rec:
@@ -107,9 +86,10 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
         mean, std = (torch.tensor(v, dtype=x.dtype, device=device).view(3, 1, 1)
                      for v in (loaded.spec.mean, loaded.spec.std))
         for step in tqdm(range(cfg.steps), desc=desc, unit="step", mininterval=2.0, leave=False):
+            rebalance()
             # the copies (roll(x) - m) / s + noise, normalised, as one affine map per copy and channel of the
             # F jittered images; their TV from the F images alone (m and the noise cancel in differences)
-            params, shifts = draw_batch(gens, step, cfg.steps, cfg.augment)
+            params, shifts = draw_batch(gens, step, cfg.steps, cfg)
             m, s, noise = to_device(params, device)                         # (F, copies, 3, 1, 1)
             rolled = roll_features(x, shifts)
             inp = normalized_copies(rolled, m, s, noise, mean, std)
@@ -132,19 +112,6 @@ def _run_batch(loaded: LoadedModel, sites: list[Site], channels: list[int], seed
     hist = torch.stack(losses, dim=1).cpu().numpy() if losses else np.zeros((len(sites), 0))
     return [{"objective_start": float(start[i]), "objective_final": float(final[i]),
              "tv_final": float(tv_final[i]), "image": imgs[i], "losses": hist[i]} for i in range(len(sites))]
-
-
-def model_recipe(cfg: OptimizeConfig, key: str) -> tuple[VisSettings, dict[str, list[int]]]:
-    """The recipe and the explicit {site: [features]} for model `key`, its per_model overrides applied."""
-    o = cfg.per_model.get(key)
-    pick = lambda name: getattr(o, name) if o is not None and getattr(o, name) is not None else getattr(cfg, name)  # noqa: E731
-    aug = AugmentConfig(copies=cfg.copies, shift_bound=cfg.shift_bound, scale_bound=cfg.scale_bound,
-                        noise_std=cfg.noise_std, jitter=pick("jitter"))
-    settings = VisSettings(steps=cfg.steps, lr=pick("lr"), betas=tuple(cfg.betas), eps=cfg.eps,
-                           tv_weight=pick("tv_weight"), reduce=cfg.reduce, batch_features=cfg.batch_features,
-                           augment=aug, tv_features=dict(o.tv_features) if o is not None else {})
-    explicit = o.features if o is not None and o.features else cfg.select.explicit
-    return settings, {site: list(f) for site, f in explicit.items()}
 
 
 def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed: int = 0,

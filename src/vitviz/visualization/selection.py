@@ -5,10 +5,11 @@ import logging
 
 import torch
 
-from vitviz.evaluation.loop import spread_rows
+from vitviz.activations.mean import Mean
+from vitviz.activations.sites import Site, list_sites, resolve
+from vitviz.activations.stream import stream
 from vitviz.data.imagenet import DatasetIndex
-from vitviz.exemplars.mining import site_outputs, site_statistic
-from vitviz.models.sites import Site, list_sites, resolve
+from vitviz.data.rows import spread_rows
 from vitviz.visualization.optimize import Target, feature_seed
 from vitviz.models.store import LoadedModel
 
@@ -26,21 +27,13 @@ def candidate_sites(loaded: LoadedModel, kinds: list[str], layers: list[int] | N
     return out
 
 
-@torch.no_grad()
 def mean_activations(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, limit: int,
                      batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Per site, each channel's activation averaged over patch tokens and over `limit` images of a split."""
-    device = torch.device(device)
-    sums = {s.name: torch.zeros(s.channels, dtype=torch.float64, device=device) for s in sites}
-    seen = 0
-    rows = spread_rows(len(index.split(split)), limit)
-    for b, out in site_outputs(loaded, sites, index, split, rows, batch_size, device, f"rank features {loaded.key}"):
-        if out is None:
-            continue
-        for s in sites:
-            sums[s.name] += site_statistic(s, out[s.module], len(b), "mean").sum(dim=0).double()
-        seen += len(b)
-    return {k: v.cpu() / max(seen, 1) for k, v in sums.items()}
+    acc = Mean(sites)
+    stream(loaded, index, split, spread_rows(len(index.split(split)), limit), [acc], batch_size, device,
+           f"rank features {loaded.key}")
+    return acc.means
 
 
 def top_channels(values: torch.Tensor, k: int) -> list[int]:

@@ -1,14 +1,17 @@
 """Visualised features on disk: one PNG per feature, a table, and the recipe that made them."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pandas as pd
 from PIL import Image
 
-from vitviz.visualization.optimize import FeatureResult, VisSettings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vitviz.visualization.optimize import FeatureResult
+from vitviz.visualization.settings import VisSettings
 
 TABLE = "features.csv"
 SETTINGS = "settings.json"
@@ -35,13 +38,18 @@ def write_features(results: list[FeatureResult], out_dir: str | Path, model_key:
                      "tv_final": r.tv_final, "image": f"{IMAGES}/{name}"})
     df = pd.DataFrame(rows)
     df.to_csv(out_dir / TABLE, index=False)
-    (out_dir / SETTINGS).write_text(json.dumps({"model": model_key, "settings": dataclasses.asdict(settings),
+    (out_dir / SETTINGS).write_text(json.dumps({"model": model_key, "settings": settings.model_dump(mode="json"),
                                                 "selection": selection}, indent=2) + "\n")
     return df
 
 
 def read_features(out_dir: str | Path) -> tuple[pd.DataFrame, dict]:
-    """The table and recipe written by `write_features`."""
+    """The table and the metadata written by `write_features` (its recipe: `recipe_of`)."""
     out_dir = Path(out_dir)
     df = pd.read_csv(out_dir / TABLE, keep_default_na=False)
     return df, json.loads((out_dir / SETTINGS).read_text())
+
+
+def recipe_of(meta: dict) -> VisSettings:
+    """The recipe stored in a features folder's metadata (what `read_features` returns)."""
+    return VisSettings.model_validate(meta["settings"])

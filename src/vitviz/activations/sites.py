@@ -26,9 +26,9 @@ from typing import Callable
 
 import torch
 from torch import nn
+from vitviz.activations.kinds import KINDS
 from vitviz.core.errors import SiteError  # noqa: F401 (re-exported)
 
-KINDS = ("ffn", "attn.in", "attn.q", "attn.k", "attn.v")
 
 
 @dataclass

@@ -16,24 +16,16 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from vitviz.data.device_decode import decode_batch, device_decodable, read_encoded
+from vitviz.core.threads import rebalance
+from vitviz.activations.device_decode import decode_batch, device_decodable, read_encoded
 from vitviz.data.imagenet import DatasetIndex, ImageDecodeError, load_rgb
-from vitviz.models.spec import ModelSpec
+from vitviz.models.transforms import crop_transform
 from vitviz.models.store import LoadedModel, normalize
 
 log = logging.getLogger(__name__)
 
 # Variants of one decoded image (H, W, 3) uint8 tensor and its split row, e.g. masked copies; same count for all.
 Variants = Callable[[torch.Tensor, int], list[torch.Tensor]]
-
-
-def crop_transform(spec: ModelSpec) -> Callable:
-    """timm's eval transform in its prefetcher form: resize and centre crop to a uint8 (3, H, W) tensor.
-
-    It takes a PIL image, or a uint8 (3, H, W) tensor on any device (except for timm's 'border' crop mode).
-    """
-    from timm.data import create_transform
-    return create_transform(**spec.data_config(), is_training=False, use_prefetcher=True)
 
 
 class SplitImages(Dataset):
@@ -115,6 +107,7 @@ def batches(loaded: LoadedModel, index: DatasetIndex, split: str, rows: Sequence
     ds = SplitImages(index, split, transform, rows, variants, encoded)
     for payload, labels, rws, skipped in tqdm(loader(ds, batch_size, rt.num_workers, rt.pins(device)),
                                               desc=desc or f"{loaded.key} {split}", unit="batch", mininterval=2.0):
+        rebalance()
         if not len(labels):
             yield Batch(torch.empty(0, 3, 0, 0, device=device), labels, rws, skipped)
             continue

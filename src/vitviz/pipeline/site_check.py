@@ -11,10 +11,11 @@ from torch import nn
 
 from vitviz.core.errors import SiteError
 from vitviz.models.registry import model_error
-from vitviz.models.sites import KINDS, Site, list_sites
+from vitviz.activations.sites import KINDS, Site, list_sites
 
 if TYPE_CHECKING:
-    from vitviz.core.config import ModelEntry, Params
+    from vitviz.models.settings import ModelEntry
+    from vitviz.pipeline.params import Params
 
 
 def meta_architecture(entry: ModelEntry) -> nn.Module:
@@ -144,3 +145,9 @@ def check_sites(params: Params) -> SiteReport:
         if key in mine.models:
             report.errors += _kind_errors("mine_exemplars.kinds", list(mine.kinds), sites, key)
     return report
+
+
+def check_models(params: Params, keys: list[str] | None = None) -> list[str]:
+    """One line per model (of `keys`, default all) whose name or tag its library does not know; imports them."""
+    return [f"models.{key}.name: {msg}" for key, e in params.models.items()
+            if (keys is None or key in keys) and (msg := model_error(e))]

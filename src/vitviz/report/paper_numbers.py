@@ -1,7 +1,6 @@
-"""The paper's reference numbers, as recomputed from the authors' result files (method.md sections 3 and 5.4)."""
+"""The paper's reported numbers that the report prints beside ours, recomputed from the authors' result files
+(docs/method.md: Table 1, the isolating-CLS sweep, Tables 2 and 3). Only the report reads them."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 # Tables 2 and 3, from experiments/it13/FBAcc.txt on ImageNet train images with boxes: full-image accuracy,
 # and foreground-only / background-only accuracy as a percentage of it. Table 3 (top-1) of the paper prints the
@@ -34,36 +33,6 @@ TABLE1_NOTE = ("Paper: ViT-B/16 (original Google weights, 384 px) on ImageNet va
                "'Mean of patches' is the head on the mean of the normed patch tokens (it14/Acc.txt). Our Patch "
                "Maximum takes the maximum over patches of top-1 and of top-5 separately (the top-5 may come from "
                "another patch); the top-5 of the best top-1 patch is in probes.json (patch_maximum_top5_same_patch).")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """The paper's feature-visualisation recipe (the authors' code, method.md section 1)."""
-    steps: int = 400
-    copies: int = 8
-    lr: float = 0.1             # ViT
-    lr_clip: float = 1.0        # CLIP
-    betas: tuple[float, float] = (0.5, 0.99)
-    eps: float = 1e-8
-    tv_weight: float = 0.004    # 0.004 * v: the code's 0.0005 * v times its 1/8 objective scale
-    jitter: int = 32            # pixels, at 224 and 384
-    shift_bound: float = 1.0
-    scale_bound: float = 1.0
-    noise_std: float = 0.5
-    reduce: str = "mean"
-
-
-PAPER_RECIPE = Recipe()
-
-# The base TV multiplier v per model of the paper's figures (method.md section 1.6); every other model has v = 1.
-# Single features override it (paper.yaml: per_model.*.tv_features).
-PAPER_TV_V = {("open_clip", "ViT-B-32"): 0.1}
-
-
-def paper_lr_tv(lib: str, name: str) -> tuple[float, float]:
-    """The paper's learning rate and base TV weight (0.004 v) for a model given by library and architecture."""
-    lr = PAPER_RECIPE.lr_clip if lib == "open_clip" else PAPER_RECIPE.lr
-    return lr, PAPER_RECIPE.tv_weight * PAPER_TV_V.get((lib, name), 1.0)
 
 
 # Sweep values of L that come from partial runs of the authors (method.md section 3.2): printed with "≈".

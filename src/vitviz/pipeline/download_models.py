@@ -1,5 +1,5 @@
-"""Obtain one model entry: fetch its weights or train it, save it as a model folder, reload it offline and
-evaluate it (weights, spec, training history and metrics)."""
+"""The download_models stage's work for one model entry: download its weights (or train a demo model), save it as a
+model folder, reload it offline and evaluate it (weights, spec, training history and metrics)."""
 from __future__ import annotations
 
 import json
@@ -9,27 +9,26 @@ from pathlib import Path
 import pandas as pd
 
 from vitviz.core.atomic import atomic_path
-from vitviz.core.config import ObtainConfig, ModelEntry
+from vitviz.models.settings import DownloadConfig, ModelEntry
 from vitviz.core.distributed import local_device
 from vitviz.evaluation.accuracy import evaluate
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.models.fetch import apply_preprocess, fetch
 from vitviz.core.runtime import Runtime
+from vitviz.core.threads import fixed_threads
+from vitviz.models.spec import HISTORY_FILE, METRICS_FILE
 from vitviz.models.store import load_model, save_model
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "train_history.csv"
-
-
-def obtain_model(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str | Path,
-                 cfg: ObtainConfig, runtime: Runtime | None = None) -> dict:
-    """Fetch or train `entry`, save it, reload it offline, evaluate it (on cfg.device); return its metrics."""
+def download_model(entry: ModelEntry, key: str, index: DatasetIndex, out_dir: str | Path,
+                   cfg: DownloadConfig, runtime: Runtime | None = None) -> dict:
+    """Download (or train) `entry`, save it, reload it offline, evaluate it (on cfg.device); return its metrics."""
     history = None
     if entry.source == "train":
-        from vitviz.models.train import train_demo
-        model, spec, history = train_demo(entry, key, index)
+        from vitviz.pipeline.train_demo import train_demo
+        with fixed_threads(entry.train.threads):
+            model, spec, history = train_demo(entry, key, index)
     else:
         model, spec = fetch(entry, key, timeout=cfg.connect_timeout)
         apply_preprocess(spec, entry)

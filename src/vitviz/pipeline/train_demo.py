@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from vitviz.core.config import ModelEntry, TrainConfig
-from vitviz.data.loader import SplitImages, crop_transform, loader
+from vitviz.models.settings import ModelEntry, TrainConfig
+from vitviz.activations.loader import SplitImages, loader
+from vitviz.models.transforms import crop_transform
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.models.spec import ModelSpec
 from vitviz.models.fetch import apply_preprocess
