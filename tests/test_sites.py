@@ -116,3 +116,14 @@ def test_coat_parallel_blocks_have_attention_sites_of_the_finest_scale():
     want = (seen["x"] @ qkv.weight[152:304].T + qkv.bias[152:304])[:, 1:]
     assert got.shape == (1, 28 * 28, 152)
     torch.testing.assert_close(got, want)
+
+
+def test_twins_sub_sampled_keys_and_values_have_no_map():
+    import timm
+    from vitviz.activations.sites import list_sites
+    m = timm.create_model("twins_pcpvt_small", pretrained=False, depths=(1, 1, 1, 1), img_size=64)
+    sites = list_sites(m)
+    kv = {s.layer: s.spatial for s in sites.values() if s.module.endswith(".attn.kv")}
+    sr = {i: getattr(b.attn, "sr", None) is not None for i, b in enumerate(m.blocks[j][0] for j in range(4))}
+    assert kv == {i: not sr[i] for i in range(4)} and any(sr.values())   # sr_ratio 8, 4, 2, 1
+    assert all(s.spatial for s in sites.values() if s.kind in ("ffn", "attn.q"))

@@ -175,3 +175,19 @@ def test_one_pass_normalised_copies_and_their_tv_equal_the_formula():
         copies = torch.roll((xs[f][None] - mf.double()) / sf.double() + nf.double(), shifts=(dy, dx), dims=(2, 3))
         torch.testing.assert_close(inp[4 * f:4 * f + 4], (copies - mean) / std)
         torch.testing.assert_close(tv[f], total_variation(copies))
+
+
+def test_sum_and_mean_are_one_optimisation_when_tv_is_scaled_by_n(tiny_loaded):
+    """With TV scaled by N, the sum loss is N x the mean loss: Adam takes the same steps (up to eps), so the
+    images agree; without the scaling (TV weight / N under sum) they would differ."""
+    from vitviz.visualization.optimize import Target, visualize
+    from vitviz.visualization.settings import VisSettings
+    t = [Target("blocks.1.ffn", 3)]
+    base = dict(steps=8, tv_weight=0.5, eps=1e-12)
+    mean = visualize(tiny_loaded, t, VisSettings(reduce="mean", **base), seed=1)[0]
+    summ = visualize(tiny_loaded, t, VisSettings(reduce="sum", **base), seed=1)[0]
+    assert np.abs(mean.image.astype(int) - summ.image.astype(int)).max() <= 1
+    n = 16  # tiny ViT: 32 px, patch 8
+    weak = visualize(tiny_loaded, t, VisSettings(reduce="sum", **{**base, "tv_weight": 0.5 / n}), seed=1)[0]
+    assert summ.objective_final == pytest.approx(n * mean.objective_final, rel=1e-3)
+    assert np.abs(weak.image.astype(int) - summ.image.astype(int)).max() > 1

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-# ffn: the FFN activation output (the paper's features); attn.in: the attention's input; attn.q/k/v: queries,
-# keys and values before the split into heads.
-KINDS = ("ffn", "attn.in", "attn.q", "attn.k", "attn.v")
+# Each kind and its label: the FFN activation output (the paper's features); the attention's input; queries, keys
+# and values before the split into heads.
+KIND_LABELS = {"ffn": "FFN", "attn.in": "attn input", "attn.q": "queries", "attn.k": "keys", "attn.v": "values"}
+KINDS = tuple(KIND_LABELS)
 Kind = Literal[KINDS]

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from vitviz.activations.kinds import KINDS
 from vitviz.atlas.evidence import class_selectivity, related_features
 from vitviz.atlas.settings import AtlasConfig
 from vitviz.core.errors import ImageDecodeError
@@ -152,7 +153,7 @@ def write_atlas_data(out_dir: str | Path, model_key: str, ex: Exemplars, feature
     overview = {"model": model_key, "split": split, "stat": ex.meta["stat"], "k": int(ex.meta["k"]),
                 "images": int(ex.meta["images"]), "hist_images": int(ex.meta["images"]), "maps_top": int(ex.meta.get("maps_top", 0)),
                 "locality_fraction": ex.meta.get("locality_fraction"), "classes": names, "class_synonyms": synonyms,
-                "layers": layers,
+                "layers": layers, "kinds": [k for k in KINDS if any(l["kind"] == k for l in layers)],
                 "features": n_feat, "visualized": len(vis), "thumbs": len(used) - len(failed),
                 "thumbs_skipped": len(failed), "thumb_size": opts.thumb_size, "shard_features": opts.shard_features,
                 "related": opts.related, "recipe": recipe,

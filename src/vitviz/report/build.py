@@ -1,13 +1,14 @@
 """Assemble the report from the outputs of the stages and write reports/ (HTML, markdown, figures, metrics)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import logging
 from pathlib import Path
 
 
 from vitviz.core.atomic import atomic_path
-from vitviz.pipeline.params import Params
 from vitviz.data.imagenet import read_index
 from vitviz.report.document import Para, Section, render_html, render_markdown
 from vitviz.report.deviations_section import deviations_section
@@ -19,6 +20,9 @@ from vitviz.report.skips_section import skips_section
 from vitviz.report.scores_section import scores_section
 from vitviz.report.token_mixing_section import token_mixing_section
 from vitviz.report.sections import dataset_section, models_section, provenance_section
+
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,18 @@
 """Report section listing where the active configuration departs from the paper, and the method choices."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from vitviz.pipeline.params import Params
 from vitviz.visualization.paper_recipe import PAPER_RECIPE
 from vitviz.report.document import Bullets, Para, Section, Table
+
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
 
 PAPER_MODELS = {("timm", "vit_base_patch16_384"), ("timm", "vit_base_patch32_384"), ("timm", "vit_large_patch16_384"),
                 ("timm", "vit_large_patch32_384"), ("open_clip", "ViT-B-16"), ("open_clip", "ViT-B-32"),

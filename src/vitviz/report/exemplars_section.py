@@ -1,6 +1,8 @@
 """Report section for exemplars: image | exemplar | map panels (Fig. 3/6/9), top-k rows (Fig. 2/11), locality."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -8,7 +10,6 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from vitviz.pipeline.params import Params
 from vitviz.exemplars.store import read_exemplars
 from vitviz.visualization.store import read_features
 from vitviz.data.imagenet import DatasetIndex, load_rgb
@@ -17,6 +18,9 @@ from vitviz.report.overlay import overlay
 from vitviz.models.transforms import eval_transform
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid, save
+
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
 
 
 def _crop(index: DatasetIndex, split: str, row: int, transform) -> np.ndarray:

@@ -1,22 +1,26 @@
 """Report section for feature visualisation: progression over depth (Fig. 1/8) and attention vs FFN (Fig. 4/12)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from vitviz.pipeline.params import Params
+from vitviz.activations.kinds import KIND_LABELS, KINDS
 from vitviz.visualization.paper_recipe import LR_CLIP, PAPER_RECIPE as R, paper_lr_tv
 from vitviz.visualization.store import read_features
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
 
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
+
 PAPER = {"steps": R.steps, "copies": R.copies, "lr": f"{R.lr} (ViT), {LR_CLIP} (CLIP)",
          "tv_weight": f"{R.tv_weight} (x v per model)", "jitter": f"{R.jitter} px", "noise_std": R.noise_std,
          "shift_bound": R.shift_bound, "scale_bound": R.scale_bound, "betas": str(R.betas),
          "reduce": f"{R.reduce} over patch tokens"}
-KIND_LABEL = {"ffn": "FFN", "attn.in": "attn input", "attn.q": "queries", "attn.k": "keys", "attn.v": "values"}
 
 
 def _cells(df: pd.DataFrame, base: Path) -> list[tuple[str, Path]]:
@@ -69,8 +73,8 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
         if len(attn):
             layers = sorted(attn["layer"].unique())
             at = df[df["layer"].isin(layers)].sort_values(["layer"], kind="stable")
-            rows = [(KIND_LABEL[kind], _cells(at[at["kind"] == kind], base))
-                    for kind in ("attn.in", "attn.q", "attn.k", "attn.v", "ffn") if (at["kind"] == kind).any()]
+            rows = [(KIND_LABELS[kind], _cells(at[at["kind"] == kind], base))
+                    for kind in (*KINDS[1:], KINDS[0]) if (at["kind"] == kind).any()]   # attention kinds, then FFN
             name = f"figures/features_{key}_attention.png"
             image_grid(rows, out / name)
             blocks.append(Figure(name, f"{key}: attention input, queries, keys and values against FFN features, "

@@ -5,12 +5,16 @@ Each folder under reports/plots/ holds one curve kind; dvc.yaml declares the fol
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from vitviz.pipeline.params import Params
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
+
 
 PLOTS = "plots"
 

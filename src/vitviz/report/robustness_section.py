@@ -1,6 +1,8 @@
 """Report section for robustness: masking (Tables 2 and 3, Fig. 9b) and low-pass filtering (Fig. 16)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from pathlib import Path
 
@@ -10,7 +12,6 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from vitviz.pipeline.params import Params
 from vitviz.data.imagenet import DatasetIndex, try_load_rgb
 from vitviz.evaluation.masking import VARIANTS, MaskedViews, fill_value
 from vitviz.models.spec import ModelSpec
@@ -18,6 +19,9 @@ from vitviz.report.paper_numbers import MASKING, MASKING_NOTE
 from vitviz.models.transforms import eval_transform
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import save
+
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
 
 UNIT_LABELS = {"cycles_per_image": "cutoff (cycles per image of the crop)",
                "fraction_of_nyquist": "cutoff (fraction of the crop's Nyquist frequency)"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -12,11 +13,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from vitviz.pipeline.params import Params  # noqa: E402
+from vitviz.activations.kinds import KINDS  # noqa: E402
 from vitviz.report.document import Bullets, Figure, Para, Section, Table  # noqa: E402
 from vitviz.report.figures import save  # noqa: E402
 
-KINDS = ("ffn", "attn.in", "attn.q", "attn.k", "attn.v")
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
+
 SHOWN = {"mis_visualization": "MIS visualisation", "mis_natural": "MIS natural exemplars",
          "activation_ratio": "activation ratio", "selectivity_z": "selectivity z", "seed_margin": "seed margin"}
 

@@ -1,16 +1,20 @@
 """Report sections for the dataset, the models and the run's provenance."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from vitviz.pipeline.params import Params
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.models.spec import HISTORY_FILE, METRICS_FILE, ModelSpec
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import sample_grid, training_curves
+
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
 
 
 def provenance_section(params: Params, params_file: str) -> Section:

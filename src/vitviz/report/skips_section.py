@@ -1,13 +1,17 @@
 """Report section "Skipped inputs": what the index left out or repaired, and what each pass skipped per model."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from vitviz.pipeline.params import Params
 from vitviz.report.document import Para, Section, Table
+
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
 
 # fault counter of the index -> what it means and what was done
 INDEX_FAULTS = {

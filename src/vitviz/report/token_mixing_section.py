@@ -1,6 +1,8 @@
 """Report section for token mixing: Table 1, the isolating-CLS sweep, Fig. 7 and Appendix F (Fig. 63/64)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from pathlib import Path
 
@@ -8,11 +10,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from vitviz.pipeline.params import Params
 from vitviz.report.paper_numbers import CLS_SWEEP, CLS_SWEEP_APPROX, TABLE1, TABLE1_NOTE
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import save
 from vitviz.report.plot_data import feature_mean_curve
+
+if TYPE_CHECKING:
+    from vitviz.pipeline.params import Params
 
 ROWS = [("natural", "Natural"), ("isolating_cls", "Isolating CLS (only the last block mixes)"),
         ("patch_average", "Patch Average"), ("patch_maximum", "Patch Maximum"), ("mean_patches", "Mean of patches")]

@@ -177,9 +177,10 @@
   }
 
   function searchPage(ov, q) {
-    var m = /^\s*L?(\d+)\s*[\/ ]?\s*(ffn|attn\.in|attn\.q|attn\.k|attn\.v)?\s*[\/ ]?\s*F?(\d+)\s*$/i.exec(q);
+    var kinds = ov.kinds.map(function (k) { return k.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }).join("|");
+    var m = new RegExp("^\\s*L?(\\d+)\\s*[\\/ ]?\\s*(" + kinds + ")?\\s*[\\/ ]?\\s*F?(\\d+)\\s*$", "i").exec(q);
     if (m) {
-      var l = layerOf(ov, +m[1], (m[2] || "ffn").toLowerCase());
+      var l = layerOf(ov, +m[1], (m[2] || ov.kinds[0]).toLowerCase());
       if (l && +m[3] < l.channels) { location.hash = link(l, +m[3]); return Promise.resolve(); }
     }
     return load("search").then(function (s) {

@@ -266,12 +266,3 @@ def _model_key_fields(d: dict) -> dict:
     return {"models": d["models"], **{f"{k}.models": v["models"] for k, v in d.items()
                                       if isinstance(v, dict) and "models" in v and k != "models"}}
 
-
-def test_paper_config_holds_the_paper_recipe():
-    """configs/paper.yaml's recipe is the authors' (visualization.paper_recipe), field by field."""
-    from vitviz.visualization.paper_recipe import PAPER_RECIPE
-    from vitviz.visualization.settings import VisSettings
-    cfg = load_params(REPO / "configs" / "paper.yaml").optimize_features
-    for field in VisSettings.model_fields:
-        if field not in ("batch_features", "tv_features"):
-            assert getattr(cfg, field) == getattr(PAPER_RECIPE, field), field
