@@ -86,7 +86,7 @@ def test_planted_dictionary_is_recovered():
 
     A linear encoder cannot reach the noise ceiling here (random atoms interfere: cosines ~ 0.125), so R^2 is
     held between two independent references: the true atoms read out by their transpose on the true supports
-    (no learning at all, ~0.947) below, and the noise ceiling (the clean signal as reconstruction) above."""
+    (no learning at all, ~0.946) below, and the noise ceiling (the clean signal as reconstruction) above."""
     dictionary, codes, x, noise = planted(24_000)
     train, held, held_codes, held_noise = x[:20_000].float(), x[20_000:], codes[20_000:], noise[20_000:]
     batch, epochs = 256, 20
@@ -284,3 +284,27 @@ def test_save_and_load_round_trip_and_a_failed_write_leaves_the_old_folder(tmp_p
     with pytest.raises(TypeError):
         save_sae(tmp_path / "other", sae, "blocks.1", {"bad": object()})
     assert not (tmp_path / "other").exists()
+
+
+def test_atom_gradients_lose_their_component_along_the_atom_and_atoms_stay_unit():
+    sae = hand_sae()
+    sae.W_dec.grad = torch.tensor([[3.0, 4.0], [3.0, 4.0], [3.0, 4.0], [0.0, 0.0]])
+    sae.remove_parallel_grad_()
+    assert torch.equal(sae.W_dec.grad, torch.tensor([[0.0, 4.0], [3.0, 0.0], [0.0, 4.0], [0.0, 0.0]]))
+    with torch.no_grad():
+        sae.W_dec.mul_(torch.tensor([[2.0], [0.5], [1.0], [3.0]]))
+    sae.normalize_atoms_()
+    assert torch.equal(sae.W_dec, hand_sae().W_dec)
+
+
+def test_first_step_sets_the_decoder_bias_to_the_batch_mean():
+    x = torch.randn(64, 8) + torch.arange(8.0) * 10
+    trainer = SAETrainer(SparseAutoencoder(8, SAESettings(expansion=2, k=2, lr=1e-9, batch_tokens=64, tokens=64)))
+    trainer.step(x)
+    torch.testing.assert_close(trainer.sae.b_dec.detach(), x.mean(0), rtol=0, atol=1e-5)
+
+
+def test_tokens_of_another_width_are_refused():
+    trainer = SAETrainer(SparseAutoencoder(8, SAESettings(expansion=2, k=2)))
+    with pytest.raises(ValueError, match="input dim 8"):
+        trainer.step(torch.randn(4, 16))

@@ -52,6 +52,9 @@ class SAETrainer:
         Raises SAETrainingError (on every rank) when the loss or the gradient is not finite; the SAE then keeps
         the weights of the last good step."""
         sae, s = self.sae, self.settings
+        if tokens.shape[-1] != sae.input_dim:
+            raise ValueError(f"tokens of {tokens.shape[-1]} dimensions for an SAE of input dim {sae.input_dim}; "
+                             "feed the activations of the site it was made for")
         x = tokens.detach().to(self.device, torch.float32).reshape(-1, sae.input_dim)
         if self.steps == 0:
             self._init_decoder_bias(x)
