@@ -219,6 +219,9 @@ def test_verdict_sentences_follow_the_numbers():
     few = comparison_sentence(unpaired_comparison([0.55, 0.75, 0.6, 0.6, 0.7, 0.3], [0.3, 0.3]), "FFN", "attn.v",
                               "Visualisation MIS")
     assert few.startswith("Visualisation MIS: too few features") and "n = 6 and 2" in few
+    # 14 features all lower by the same margin: p = 2 / 2^14, shown as a fraction and a bound
+    low = comparison_sentence(paired_comparison(np.full(14, 0.5), np.full(14, 0.8)), "A", "B", "MIS")
+    assert "exact sign-flip test over 16,384 sign patterns, p = 2/16384 < 0.001;" in low
     # many features: Monte Carlo p, shown as a bound when below 0.001
     rng = np.random.default_rng(0)
     many = comparison_sentence(unpaired_comparison(rng.normal(0.7, 0.1, 30), rng.normal(0.5, 0.1, 30)), "FFN",

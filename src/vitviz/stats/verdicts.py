@@ -25,8 +25,11 @@ def p_text(c: Comparison) -> str:
     else:
         how = (f"exact permutation test over {c.permutations:,} splits" if c.exact else
                f"permutation test with {c.permutations:,} random splits")
-    value = f"{round(c.p * c.permutations)}/{c.permutations} = {_p(c.p)}" if c.exact else _p(c.p)
-    return f"{how}, p {value}" if value.startswith("<") else f"{how}, p = {value}"
+    shown = _p(c.p)
+    shown = shown if shown.startswith("<") else f"= {shown}"
+    if c.exact:
+        return f"{how}, p = {round(c.p * c.permutations)}/{c.permutations} {shown}"
+    return f"{how}, p {shown}"
 
 
 def _p(p: float) -> str:
