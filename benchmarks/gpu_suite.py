@@ -1002,7 +1002,7 @@ def s3_fastpaths(suite: Suite, g: Guard) -> dict:
         (f"num_workers {W} vs 0 (bf16)", vit, idx_serial, dict(bf, num_workers=0), bf),
         ("all fast paths vs none (ViT)", vit, idx_serial, none, every),
     ]
-    if not cuda:
+    if not cuda and not suite.tiny:   # nothing to see on a CPU (--tiny runs them anyway, to test the paths)
         rows = [x for x in rows if "tf32" not in x[0] and "pin_memory" not in x[0]]
     seen_s: list[float] = []     # seconds per image of the passes so far
 
@@ -1047,7 +1047,7 @@ def s3_fastpaths(suite: Suite, g: Guard) -> dict:
                 ("CNN fp32, channels-last", cnn, dict(none, channels_last=True)),
                 ("CNN bf16, NCHW", cnn, dict(none, precision="bf16")),
                 ("CNN bf16, channels-last", cnn, dict(none, precision="bf16", channels_last=True))]
-    if not cuda:
+    if not cuda and not suite.tiny:
         fwd_rows = [x for x in fwd_rows if "tf32" not in x[0]]
     xs: dict[int, torch.Tensor] = {}
     per_img: dict[str, float] = {}
@@ -1176,7 +1176,7 @@ def s4_correctness(suite: Suite, g: Guard) -> dict:
         with torch.no_grad():
             ref = lm.classify(x).double()
             for p in ("bf16", "tf32"):
-                if p == "tf32" and not cuda:
+                if p == "tf32" and not cuda and not suite.tiny:
                     continue
                 y = suite.prepared(base, precision=p).classify(x)
                 e = rms_rel(ref, y)
@@ -1346,9 +1346,25 @@ def s5_sae(suite: Suite, g: Guard) -> dict:
 # summary
 
 def headline(results: dict[str, dict]) -> list[str]:
-    """The short table printed last."""
-    lines = []
-    s1 = results.get("s1_visualize", {})
+    """The short table printed last (a section whose numbers cannot be formatted says so and the rest go on)."""
+    lines: list[str] = []
+    for name, fn in (("s1_visualize", _head_s1), ("s2_mining", _head_s2), ("s3_fastpaths", _head_s3),
+                     ("s4_correctness", _head_s4), ("s5_sae", _head_s5)):
+        try:
+            fn(results.get(name, {}), lines)
+        except Exception as exc:  # noqa: BLE001
+            lines.append(f"  ({name}: table line failed: {type(exc).__name__}: {exc}; see {name}.json)")
+    for name, res in results.items():
+        if res.get("status") in ("error", "aborted"):
+            lines.append(f"!! {name}: {res['status']}: {res.get('error') or res.get('reason')}")
+        for s in res.get("skipped", []) if isinstance(res.get("skipped"), list) else []:
+            lines.append(f"   {name} skipped {s['what']}: {s['reason']}")
+    if IMPORT_ERRORS:
+        lines.append(f"!! import errors: {', '.join(IMPORT_ERRORS)} (summary.json)")
+    return lines
+
+
+def _head_s1(s1: dict, lines: list[str]) -> None:
     lines.append(f"s1_visualize   [{s1.get('status')}, {s1.get('elapsed_s')} s]")
     for row in s1.get("rows", []):
         if "error" in row:
@@ -1369,7 +1385,9 @@ def headline(results: dict[str, dict]) -> list[str]:
                      f"({s1['goal']['best_features_per_min']})")
     for p in s1.get("profile", []):
         lines.append(f"  profile F={p['batch_features']}: GPU busy fraction {p['busy_fraction']}")
-    s2 = results.get("s2_mining", {})
+
+
+def _head_s2(s2: dict, lines: list[str]) -> None:
     lines.append(f"s2_mining      [{s2.get('status')}, {s2.get('elapsed_s')} s]")
     for row in s2.get("loader", []):
         lines.append(f"  loader    {row['precision']:5s} loader {row['loader_only_img_s']:>8.0f} plain "
@@ -1380,14 +1398,18 @@ def headline(results: dict[str, dict]) -> list[str]:
                      f"{row['mining_img_s']:>8.0f} img/s  ratio {row['mining_over_plain']}")
     if "goal" in s2:
         lines.append(f"  goal {s2['goal']['what']}: {'MET' if s2['goal']['met'] else 'NOT met'}")
-    s3 = results.get("s3_fastpaths", {})
+
+
+def _head_s3(s3: dict, lines: list[str]) -> None:
     lines.append(f"s3_fastpaths   [{s3.get('status')}, {s3.get('elapsed_s')} s]")
     for row in s3.get("evaluation", []):
         lines.append(f"  {row['switch']:42s} {row['off_img_s']:>8.0f} -> {row['on_img_s']:>8.0f} img/s "
                      f"{row['speedup']:.2f}x")
     for row in s3.get("forward_only", []):
         lines.append(f"  fwd only: {row['what']:32s} {row['img_s']:>9.0f} img/s")
-    s4 = results.get("s4_correctness", {})
+
+
+def _head_s4(s4: dict, lines: list[str]) -> None:
     lines.append(f"s4_correctness [{s4.get('status')}, {s4.get('elapsed_s')} s]")
     for k, v in (s4.get("checks") or {}).items():
         lines.append(f"  {k:28s} pass={v}")
@@ -1405,14 +1427,11 @@ def headline(results: dict[str, dict]) -> list[str]:
     if isinstance(t, dict):
         lines.append(f"  truncated JPEG: decode_images {t.get('decode_images')}; evaluate(dd) "
                      f"{t.get('evaluate_device_decode')}; mine(dd) {t.get('mine_device_decode')}")
-    s5 = results.get("s5_sae", {})
-    lines.append(f"s5_sae         [{s5.get('status')}] {s5.get('reason', '')}")
-    for name, res in results.items():
-        if res.get("status") in ("error", "aborted"):
-            lines.append(f"!! {name}: {res['status']}: {res.get('error') or res.get('reason')}")
-        for s in res.get("skipped", []) if isinstance(res.get("skipped"), list) else []:
-            lines.append(f"   {name} skipped {s['what']}: {s['reason']}")
-    return lines
+
+
+def _head_s5(s5: dict, lines: list[str]) -> None:
+    lines.append(f"s5_sae         [{s5.get('status')}] {s5.get('reason', '')}"
+                 + (f" plain {s5['plain_inference_tokens_s']} tokens/s" if s5.get("plain_inference_tokens_s") else ""))
 
 
 def write_summary(suite: Suite, final: bool) -> None:
@@ -1562,7 +1581,9 @@ def main() -> None:
         selftest()
         return
     if args.device is None:
-        args.device = "cpu" if args.tiny or not torch.cuda.is_available() else "cuda"
+        args.device = "cpu" if args.tiny or not torch.cuda.is_available() else "cuda:0"
+    if args.device == "cuda":
+        args.device = "cuda:0"                   # torch.cuda.set_device needs an index
     if args.device.startswith("cuda"):
         torch.cuda.set_device(torch.device(args.device))
     out = Path(args.out)
@@ -1583,7 +1604,10 @@ def main() -> None:
              deadline, args.tiny)
     if IMPORT_ERRORS:
         log.error("import errors (the sections that need these fail): %s", json.dumps(IMPORT_ERRORS))
-    suite.start_dataset()
+    try:
+        suite.start_dataset()
+    except Exception as exc:  # noqa: BLE001 - the sections that need the data fail and say so
+        log.error("dataset writer did not start: %s", exc)
     suite.watchdog = Watchdog(deadline, lambda: write_summary(suite, final=False))
     for name in [s for s in args.sections.split(",") if s]:
         res = run_section(name, FUNCS[name], suite, sizes(name, args.tiny)["budget_s"])
