@@ -103,7 +103,7 @@ evaluate = _pick("evaluate", "vitviz")
 # internals
 Runtime = _pick("Runtime", "vitviz.core.runtime")
 setup_logging = _pick("setup_logging", "vitviz.core.runner")
-AugmentConfig = _pick("AugmentConfig", "vitviz.visualization.augment")
+AugmentConfig = _pick("AugmentConfig", "vitviz.visualization.augment")   # gone after the refactor: see below
 image_forward = _pick("image_forward", "vitviz.activations.hooks", "vitviz.models.hooks")
 Recorder = _pick("Recorder", "vitviz.activations.hooks", "vitviz.models.hooks")
 batches = _pick("batches", "vitviz.activations.loader", "vitviz.data.loader")
@@ -121,6 +121,25 @@ vis_seconds = _pick("vis_seconds", "bench_visualize_step")      # visualisation 
 plain_seconds = _pick("plain_seconds", "bench_visualize_step")  # plain truncated forward+backward
 mining_measure = _pick("measure", "bench_mining")               # (plain, mined) seconds on device tensors
 fastpath_compare = _pick("compare", "bench_fastpaths")          # (name, img/s off, img/s on) of evaluate()
+if "AugmentConfig" in IMPORT_ERRORS:                            # flat VisSettings (copies, jitter) after the refactor
+    IMPORT_ERRORS.pop("AugmentConfig")
+
+
+def vis_settings(**kw) -> Any:
+    """VisSettings in either layout: copies and jitter inside an AugmentConfig (before the refactor) or as fields of
+    VisSettings itself (after it)."""
+    aug = {k: kw.pop(k) for k in ("copies", "jitter") if k in kw}
+    if isinstance(AugmentConfig, _Missing):
+        return VisSettings(**kw, **aug)
+    return VisSettings(**kw, augment=AugmentConfig(**aug))
+
+
+def vis_defaults() -> dict:
+    """The recipe VisSettings holds by default (what the benchmark helpers run, apart from what they set)."""
+    v = VisSettings()
+    d = v.model_dump() if hasattr(v, "model_dump") else dataclasses.asdict(v)
+    d.update(d.pop("augment", None) or {})
+    return {k: val for k, val in d.items() if k != "tv_features"}
 
 # ---------------------------------------------------------------------------------------------------------------
 # THE TABLE: every budget (seconds of wall time) and size, as (H200 run, --tiny run on a CPU).
@@ -303,7 +322,7 @@ def run_section(name: str, fn: Callable[["Suite", Guard], dict], suite: "Suite",
         try:
             body = fn(suite, guard)
             res.update(body or {})
-            res.setdefault("status", "partial" if guard.skipped else "ok")
+            res.setdefault("status", "partial" if guard.skipped or res.get("errors") else "ok")
         finally:
             if wd:
                 wd.disarm()
@@ -328,6 +347,19 @@ def run_section(name: str, fn: Callable[["Suite", Guard], dict], suite: "Suite",
     suite.partial.pop(name, None)
     free_memory()
     return res
+
+
+def attempt(out: dict, what: str, fn: Callable[[], Any]) -> Any:
+    """fn(), or None with the error and its traceback appended to out["errors"]: one failing sub-measurement
+    does not end its section."""
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001
+        out.setdefault("errors", []).append({"what": what, "error": f"{type(exc).__name__}: {exc}"[:600],
+                                             "traceback": traceback.format_exc()[-2500:]})
+        log.error("%s failed: %s: %s", what, type(exc).__name__, str(exc)[:300])
+    free_memory()
+    return None
 
 
 def free_memory() -> None:
@@ -737,8 +769,9 @@ def s1_visualize(suite: Suite, g: Guard) -> dict:
     c = sizes("s1_visualize", suite.tiny)
     dev = suite.device
     out: dict[str, Any] = {"label": suite.label(), "sizes": {k: v for k, v in c.items() if k != "budget_s"},
-                           "recipe": "paper: 400 steps x 8 copies, jitter 32, Adam lr 0.1 (VisSettings defaults); "
-                                     "timed steps extrapolated to 400; start/end clean forwards excluded",
+                           "recipe": {"timed_by": "bench_visualize_step.vis_seconds (start/end clean forwards "
+                                                  "excluded) and plain_seconds", "extrapolated_to_steps": 400,
+                                      "copies": c["copies"], "vis_settings_defaults": vis_defaults()},
                            "rows": [], "depths": []}
     suite.partial["s1_visualize"] = out
     base = suite.model(c["model"])
@@ -779,7 +812,9 @@ def s1_visualize(suite: Suite, g: Guard) -> dict:
         images = features * c["copies"]
         if not g.fits(predict(precision, images, steps, repeats, flops[site.layer]), what):
             return None
-        row = vis_row(lm, site, features, c["copies"], steps, repeats, dev)
+        row = attempt(out, what, lambda: vis_row(lm, site, features, c["copies"], steps, repeats, dev))
+        if row is None:
+            return None
         row["precision"] = precision
         if "error" not in row:
             per_img_step[precision] = (row["vis_s_per_step"] + row["plain_s_per_step"]) / images
@@ -830,7 +865,10 @@ def s1_visualize(suite: Suite, g: Guard) -> dict:
         for f in sizes_:
             est = predict("bf16", f * c["copies"], c["profile_steps"], 1, flops[c["block"]]) * 2 + 2
             if g.fits(est, f"profile bf16 batch_features {f}"):
-                out["profile"].append(profile_vis(lm, site, f, c["copies"], c["profile_steps"], dev))
+                prof = attempt(out, f"profile bf16 batch_features {f}",
+                               lambda: profile_vis(lm, site, f, c["copies"], c["profile_steps"], dev))
+                if prof:
+                    out["profile"].append(prof)
     return out
 
 
@@ -915,18 +953,13 @@ def s2_mining(suite: Suite, g: Guard) -> dict:
     n = len(idx.split("val"))
     out["sizes"].update(distinct_files=suite.data_sizes.get("files"), image_size=suite.data_sizes["image_size"])
     bs, k = c["batch_size"], c["k"]
-    loader_spent: float | None = None      # seconds the previous precision's loader passes took
-    x_dev = None
-    for precision in c["precisions"]:
-        lm = suite.prepared(base, precision=precision, num_workers=c["workers"], pin_memory=True)
+    state: dict[str, Any] = {"loader_spent": None, "x_dev": None}
+
+    def loader_passes(lm, precision: str) -> float | None:
+        """Loader alone, plain inference and mining over the same loader, interleaved; seconds per image of
+        the slowest (for the on-device prediction)."""
         row: dict[str, Any] = {"precision": precision, "images": n, "batch_size": bs, "workers": c["workers"],
                                "k": k, "runs": {"loader_only": [], "plain": [], "mining": []}}
-        if loader_spent is None:   # 3 passes x repeats at ~1,500 img/s (H200 host) or ~150 img/s (tiny, CPU)
-            est = 3 * c["repeats"] * (n / (1500 if suite.cuda else 150) + 1.0)
-        else:                      # fp32 may be model-bound where bf16 was loader-bound: twice as long
-            est = loader_spent * 2.0
-        if not g.fits(est, f"loader passes {precision}"):
-            continue
         t0 = time.monotonic()
         warm = suite.val_index(min(n, 2 * bs * max(c["workers"], 1)))
         plain_over_loader(lm, warm, bs, dev)                                   # warm-up: kernels, workers
@@ -940,33 +973,47 @@ def s2_mining(suite: Suite, g: Guard) -> dict:
                                                                             batch_size=bs, device=dev)), dev))
             row["mining_peak_gib"] = peak_gib(dev)
             row["mined_images"], row["skipped"] = res["m"].images, res["m"].skipped
-        loader_spent = time.monotonic() - t0
+        state["loader_spent"] = time.monotonic() - t0
         t = {key: median(v) for key, v in row["runs"].items()}
         row.update({f"{key}_img_s": r(n / v) for key, v in t.items()})
         row["mining_over_plain"] = r(t["plain"] / t["mining"], 3)
         row["runs"] = {key: [r(x) for x in v] for key, v in row["runs"].items()}
         out["loader"].append(row)
         log.info("s2 loader %s", json.dumps(row))
-        if x_dev is None:   # the same images, decoded once, kept on the device as normalised fp32
+        return max(t.values()) / n
+
+    def on_device(lm, precision: str, per_image: float | None) -> None:
+        """bench_mining.measure: plain inference vs mining of every FFN feature, the images already on the device."""
+        if state["x_dev"] is None:   # the same images, decoded once, kept on the device as normalised fp32
             m = min(c["device_images"], n)
-            xs = [b.x for b in batches(lm, idx, "val", range(m), bs, dev)]
-            x_dev = torch.cat(xs)
-            del xs
-        # plain + mining, (repeats + warm-up), no slower per image than the loader-bound passes above
-        est = t["mining"] / n * len(x_dev) * 2 * (c["device_repeats"] + 1) + 1.0
+            state["x_dev"] = torch.cat([b.x for b in batches(lm, idx, "val", range(m), bs, dev)])
+        x_dev = state["x_dev"]
+        # plain + mining, (repeats + warm-up), no slower per image than the loader-bound passes
+        est = (per_image or (1 / 1000 if suite.cuda else 1 / 100)) * len(x_dev) * 2 * (c["device_repeats"] + 1) + 1
         if not g.fits(est, f"on-device plain vs mining {precision}"):
-            continue
-        reset_peak(dev)
-        args = SimpleNamespace(batch_size=bs, k=k, repeats=c["device_repeats"])
+            return
         mining_measure(lm, x_dev[: 2 * bs], SimpleNamespace(batch_size=bs, k=k, repeats=1), dev)   # warm-up
-        plain, mined = mining_measure(lm, x_dev, args, dev)
+        reset_peak(dev)
+        plain, mined = mining_measure(lm, x_dev, SimpleNamespace(batch_size=bs, k=k, repeats=c["device_repeats"]),
+                                      dev)
         drow = {"precision": precision, "images": len(x_dev), "batch_size": bs, "k": k,
                 "statistic": f"best of {c['device_repeats']} (bench_mining.measure)",
                 "plain_img_s": r(len(x_dev) / plain), "mining_img_s": r(len(x_dev) / mined),
                 "mining_over_plain": r(plain / mined, 3), "peak_gib": peak_gib(dev)}
         out["on_device"].append(drow)
         log.info("s2 on device %s", json.dumps(drow))
-    del x_dev
+
+    for precision in c["precisions"]:
+        lm = suite.prepared(base, precision=precision, num_workers=c["workers"], pin_memory=True)
+        if state["loader_spent"] is None:   # 3 passes x repeats at ~1,500 img/s (H200 host), ~150 (tiny, CPU)
+            est = 3 * c["repeats"] * (n / (1500 if suite.cuda else 150) + 1.0)
+        else:                               # fp32 may be model-bound where bf16 was loader-bound: twice as long
+            est = state["loader_spent"] * 2.0
+        per_image = None
+        if g.fits(est, f"loader passes {precision}"):
+            per_image = attempt(out, f"loader passes {precision}", lambda: loader_passes(lm, precision))
+        attempt(out, f"on-device plain vs mining {precision}", lambda: on_device(lm, precision, per_image))
+    state.clear()
     out["goal"] = {"what": f"mining / plain inference throughput >= {GOAL_MINING_RATIO}",
                    "loader": {x["precision"]: x["mining_over_plain"] for x in out["loader"]},
                    "on_device": {x["precision"]: x["mining_over_plain"] for x in out["on_device"]}}
@@ -1027,20 +1074,24 @@ def s3_fastpaths(suite: Suite, g: Guard) -> dict:
         guess = per_img.get(model.spec.name, 1 / 2000 if cuda else 1 / 100)
         if not g.fits(guess * m * (c["forward_repeats"] + 1) * 1.3 + 0.5, f"forward only: {name}"):
             continue
-        if size not in xs:
-            xs[size] = torch.rand(m, 3, size, size, device=dev) * 4 - 2    # normalised-image range
-        x = xs[size]
-        lm = suite.prepared(model, **rt)
-        bs = c["batch_size"]
 
-        @torch.no_grad()
-        def fwd():
-            for i in range(0, m, bs):
-                lm.classify(x[i:i + bs])
-        ts = timed_reps(fwd, dev, c["forward_repeats"], warmup=1)
-        per_img[model.spec.name] = max(per_img.get(model.spec.name, 0), median(ts) / m)
-        out["forward_only"].append({"what": name, "model": model.spec.name, "images": m, "batch_size": bs,
-                                    "runtime": rt, "img_s": r(m / median(ts)), "img_s_all": [r(m / t) for t in ts]})
+        def fwd_row(name=name, model=model, rt=rt, m=m, size=size) -> None:
+            if size not in xs:
+                xs[size] = torch.rand(m, 3, size, size, device=dev) * 4 - 2    # normalised-image range
+            x = xs[size]
+            lm = suite.prepared(model, **rt)
+            bs = c["batch_size"]
+
+            @torch.no_grad()
+            def fwd():
+                for i in range(0, m, bs):
+                    lm.classify(x[i:i + bs])
+            ts = timed_reps(fwd, dev, c["forward_repeats"], warmup=1)
+            per_img[model.spec.name] = max(per_img.get(model.spec.name, 0), median(ts) / m)
+            out["forward_only"].append({"what": name, "model": model.spec.name, "images": m, "batch_size": bs,
+                                        "runtime": rt, "img_s": r(m / median(ts)),
+                                        "img_s_all": [r(m / t) for t in ts]})
+        attempt(out, f"forward only: {name}", fwd_row)
     if cnn.spec.kind == "cnn":
         cnn.model.to(memory_format=torch.contiguous_format)
     del xs
@@ -1054,25 +1105,29 @@ def s3_fastpaths(suite: Suite, g: Guard) -> dict:
             (2 * n * per + 2.0) * c["repeats"]
         if not g.fits(est, name):
             continue
-        t0 = time.monotonic()
-        offs, ons = [], []
-        for _ in range(c["repeats"]):   # one repeat per call: the CNN is put back to NCHW before each "off"
-            lm_off = suite.prepared(model, **off)
-            _, a, b = fastpath_compare(name, lm_off, index, Runtime(**off), Runtime(**on),
-                                       SimpleNamespace(repeats=1, batch_size=c["batch_size"]), dev)
-            offs.append(a)
-            ons.append(b)
-            if model.spec.kind == "cnn":
-                model.model.to(memory_format=torch.contiguous_format)
-        o, f = max(offs), max(ons)          # best of the repeats, as bench_fastpaths
-        row = {"switch": name, "model": model.spec.name, "images": n, "batch_size": c["batch_size"],
-               "off": {k: v for k, v in off.items()}, "on": {k: v for k, v in on.items()},
-               "off_img_s": r(o), "on_img_s": r(f), "speedup": r(f / o, 3),
-               "off_all": [r(x) for x in offs], "on_all": [r(x) for x in ons]}
-        if not serial:
-            seen_s.append(1 / min(offs + ons))
-        out["evaluation"].append(row)
-        log.info("s3 %s: %.1f -> %.1f img/s (%.2fx) in %.1f s", name, o, f, f / o, time.monotonic() - t0)
+
+        def eval_row(name=name, model=model, index=index, off=off, on=on, n=n, serial=serial) -> None:
+            t0 = time.monotonic()
+            offs, ons = [], []
+            try:
+                for _ in range(c["repeats"]):   # one repeat per call: the CNN is back to NCHW before each "off"
+                    lm_off = suite.prepared(model, **off)
+                    _, a, b = fastpath_compare(name, lm_off, index, Runtime(**off), Runtime(**on),
+                                               SimpleNamespace(repeats=1, batch_size=c["batch_size"]), dev)
+                    offs.append(a)
+                    ons.append(b)
+            finally:
+                if model.spec.kind == "cnn":
+                    model.model.to(memory_format=torch.contiguous_format)
+            o, f = max(offs), max(ons)          # best of the repeats, as bench_fastpaths
+            row = {"switch": name, "model": model.spec.name, "images": n, "batch_size": c["batch_size"],
+                   "off": dict(off), "on": dict(on), "off_img_s": r(o), "on_img_s": r(f), "speedup": r(f / o, 3),
+                   "off_all": [r(x) for x in offs], "on_all": [r(x) for x in ons]}
+            if not serial:
+                seen_s.append(1 / min(offs + ons))
+            out["evaluation"].append(row)
+            log.info("s3 %s: %.1f -> %.1f img/s (%.2fx) in %.1f s", name, o, f, f / o, time.monotonic() - t0)
+        attempt(out, name, eval_row)
     out["evaluation_note"] = ("evaluate() over the synthetic 375 px JPEGs; base runtime for the model switches: "
                               f"fp32, fused attention off, channels-last off, {W} workers, pinned memory; "
                               "bench_fastpaths.compare with one repeat per call, the best of the calls; every "
@@ -1133,8 +1188,8 @@ def s4_correctness(suite: Suite, g: Guard) -> dict:
         lm = suite.prepared(base, precision="bf16")
         b = min(depth - 1, 10)
         targets = [Target(f"blocks.{b}.ffn", i) for i in range(c["sync_features"])]
-        cfg = VisSettings(steps=c["sync_steps"], batch_features=c["sync_features"])
-        visualize(lm, targets, VisSettings(steps=1, batch_features=c["sync_features"]), device=dev)   # warm-up
+        cfg = vis_settings(steps=c["sync_steps"], batch_features=c["sync_features"], copies=8)
+        visualize(lm, targets, vis_settings(steps=1, batch_features=c["sync_features"], copies=8), device=dev)
         sync(dev)
         pre = 2 if cfg.reduce == "sum" else 1          # clean forwards before the loop (start objective)
         probe = SyncProbe(lm.model.patch_embed if hasattr(lm.model, "patch_embed") else lm.model, pre,
@@ -1192,8 +1247,8 @@ def s4_correctness(suite: Suite, g: Guard) -> dict:
 
     def tol_visualize() -> dict:
         targets = [Target(f"blocks.{b}.ffn", 7 + 11 * i) for b in c["vis_blocks"] for i in range(c["vis_features"])]
-        cfg = VisSettings(steps=c["vis_steps"], batch_features=c["vis_features"],
-                          augment=AugmentConfig(copies=c["vis_copies"], jitter=c["vis_jitter"]))
+        cfg = vis_settings(steps=c["vis_steps"], batch_features=c["vis_features"], copies=c["vis_copies"],
+                           jitter=c["vis_jitter"])
         va = visualize(suite.prepared(base, precision="fp32"), targets, cfg, device=dev)
         vb = visualize(suite.prepared(base, precision="bf16"), targets, cfg, device=dev)
         rows = []
@@ -1363,6 +1418,11 @@ def headline(results: dict[str, dict]) -> list[str]:
             lines.append(f"!! {name}: {res['status']}: {res.get('error') or res.get('reason')}")
         for s in res.get("skipped", []) if isinstance(res.get("skipped"), list) else []:
             lines.append(f"   {name} skipped {s['what']}: {s['reason']}")
+        for e in res.get("errors", []) if isinstance(res.get("errors"), list) else []:
+            lines.append(f"!! {name}: {e['what']}: {e['error'].splitlines()[0][:150]}")
+        for k, v in res.items():                  # s4's checks record their own errors
+            if isinstance(v, dict) and "error" in v and k not in ("label", "sizes"):
+                lines.append(f"!! {name}: {k}: {str(v['error']).splitlines()[0][:150]}")
     if IMPORT_ERRORS:
         lines.append(f"!! import errors: {', '.join(IMPORT_ERRORS)} (summary.json)")
     return lines
