@@ -1421,7 +1421,7 @@ def headline(results: dict[str, dict]) -> list[str]:
         for e in res.get("errors", []) if isinstance(res.get("errors"), list) else []:
             lines.append(f"!! {name}: {e['what']}: {e['error'].splitlines()[0][:150]}")
         for k, v in res.items():                  # s4's checks record their own errors
-            if isinstance(v, dict) and "error" in v and k not in ("label", "sizes"):
+            if isinstance(v, dict) and isinstance(v.get("error"), str) and k not in ("label", "sizes"):
                 lines.append(f"!! {name}: {k}: {str(v['error']).splitlines()[0][:150]}")
     if IMPORT_ERRORS:
         lines.append(f"!! import errors: {', '.join(IMPORT_ERRORS)} (summary.json)")
