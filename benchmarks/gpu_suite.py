@@ -1683,6 +1683,9 @@ def main() -> None:
     write_summary(suite, final=True)
     if suite._data_proc is not None and suite._data_proc.is_alive():
         suite._data_proc.terminate()
+        suite._data_proc.join(timeout=5)
+    import shutil
+    shutil.rmtree(suite.tmp, ignore_errors=True)   # the synthetic dataset (never under --out)
 
 
 if __name__ == "__main__":
