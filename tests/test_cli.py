@@ -1,4 +1,4 @@
-"""The `vitviz visualize` command on a materialised model folder."""
+"""The `vitviz visualize` command on a model folder written by the download_models stage."""
 import subprocess
 import sys
 

@@ -41,7 +41,8 @@ def _synth(args: argparse.Namespace) -> None:
 
 
 def open_model(name: str, data: str = "data", device: str = "cpu", timeout: float = 3.0, runtime=None):
-    """A LoadedModel from a materialised key (data/models/<key>), a model folder, or a timm name[.tag]."""
+    """A LoadedModel from a key of data/models (written by the download_models stage), a model folder, or a timm
+    name[.tag]."""
     from pathlib import Path
 
     from vitviz.core.runtime import Runtime
@@ -98,8 +99,8 @@ def visualize_recipe(args: argparse.Namespace, loaded, flags: dict) -> tuple["Vi
     from vitviz.core.settings import read_sections
     from vitviz.visualization.paper_recipe import paper_recipe
     from vitviz.visualization.settings import OptimizeConfig, model_recipe
-    materialised = (Path(args.data) / "models" / args.model / "spec.json").exists()
-    if materialised and Path(args.params).exists():
+    downloaded = (Path(args.data) / "models" / args.model / "spec.json").exists()
+    if downloaded and Path(args.params).exists():
         cfg = read_sections(args.params, {"optimize_features": OptimizeConfig})["optimize_features"]
         base, seed, source = model_recipe(cfg, loaded.key)[0], cfg.seed, f"{args.params}: optimize_features"
     else:

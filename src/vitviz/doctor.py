@@ -130,7 +130,7 @@ def _with_head(entry: ModelEntry, shapes: dict[str, list[int]]) -> ModelEntry:
 
 
 def weights_fit(key: str, entry: ModelEntry, data_dir: str | Path = "data") -> Check | None:
-    """Check, from safetensors headers alone, that the entry's weights file (and the materialised weights, if
+    """Check, from safetensors headers alone, that the entry's weights file (and the downloaded weights, if
     any) fit the architecture built on the meta device; None when there is no such file."""
     from vitviz.core.errors import CheckpointError
     from vitviz.models.spec import WEIGHTS_FILE, ModelSpec

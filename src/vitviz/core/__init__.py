@@ -1,1 +1,2 @@
-"""Core: params, errors, runtime and fast paths, distributed sharding, atomic writes, the stage runner and run facts."""
+"""Core: settings and their errors, the runtime and its fast paths, thread sharing, distributed sharding, atomic writes,
+the stage runner and run facts."""

@@ -30,11 +30,13 @@ def registry() -> Path:
 
 
 def cores() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on (at most OMP_NUM_THREADS, where it is set)."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(n, int(cap))) if cap.isdigit() and int(cap) > 0 else n
 
 
 def _alive(pid: int) -> bool:

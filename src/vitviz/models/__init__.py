@@ -1,1 +1,2 @@
-"""Models: specs, the model store, fetching, conversion, demo training, the name registry, and hookable sites."""
+"""Models: specs, model folders (save and load), transforms, fetching, conversion of foreign checkpoints, the name
+registry, and the params of the zoo."""

@@ -1,4 +1,4 @@
-"""Materialised models: save as safetensors plus a spec, and load back offline with their preprocessing."""
+"""Model folders: save a model as safetensors plus a spec, and load it back offline with its preprocessing."""
 from __future__ import annotations
 
 import functools
@@ -162,7 +162,7 @@ def save_model(model: nn.Module, spec: ModelSpec, out_dir: str | Path) -> ModelS
 
 def load_model(model_dir: str | Path, device: str | torch.device = "cpu", runtime: Runtime | None = None
                ) -> LoadedModel:
-    """Load a materialised model offline from its folder: eval mode, frozen, with its transform and runtime."""
+    """Load a model folder offline: eval mode, frozen, with its transform and runtime."""
     model_dir = Path(model_dir)
     spec = ModelSpec.read(model_dir)
     weights = model_dir / WEIGHTS_FILE

@@ -24,7 +24,7 @@ APPENDIX_C_PREFIXES = ("deit_", "coat_", "convit_", "pit_", "swin_", "twins_")
 
 DECISIONS = [
     ("feature", "output of the FFN activation (GELU; QuickGELU for OpenAI CLIP), one channel",
-     "ViT and CLIP: paper and code agree; DeiT, Swin, PiT, CoaT, ConViT, Twins: inference (method.md §1.1), the "
+     "ViT and CLIP: paper and code agree; DeiT, Swin, PiT, CoaT, ConViT, Twins: inference (docs/method.md §1), the "
      "same hook on each family's FFN activation"),
     ("locality number", "share of a feature's activation mass in its top 10% of patches, per block",
      "ours: not in the paper"),
@@ -53,7 +53,7 @@ DECISIONS = [
      "the code"),
     ("low-pass", "ideal circular FFT low-pass on the [0, 1] crop before normalisation; the cutoff in cycles per "
                  "image of the crop (lowpass_eval.unit), the same content for every model whatever its input size",
-     "ours: no code exists; method.md's fraction of Nyquist is an option (it favours 384 px ViTs over 224 px CNNs)"),
+     "ours: no code exists (docs/method.md §7); a fraction of each model's Nyquist is an option (it favours 384 px ViTs over 224 px CNNs)"),
     ("Appendix F", "threshold on raw activations; inactive patches blacked out first", "ours: no code exists"),
 ]
 

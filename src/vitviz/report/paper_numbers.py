@@ -1,5 +1,5 @@
 """The paper's reported numbers that the report prints beside ours, recomputed from the authors' result files
-(docs/method.md: Table 1, the isolating-CLS sweep, Tables 2 and 3). Only the report reads them."""
+(docs/method.md §4.3 and §6: Table 1, the isolating-CLS sweep, Tables 2 and 3). Only the report reads them."""
 from __future__ import annotations
 
 # Tables 2 and 3, from experiments/it13/FBAcc.txt on ImageNet train images with boxes: full-image accuracy,
@@ -35,5 +35,5 @@ TABLE1_NOTE = ("Paper: ViT-B/16 (original Google weights, 384 px) on ImageNet va
                "another patch); the top-5 of the best top-1 patch is in probes.json (patch_maximum_top5_same_patch).")
 
 
-# Sweep values of L that come from partial runs of the authors (method.md section 3.2): printed with "≈".
+# Sweep values of L that come from partial runs of the authors (docs/method.md §4.3): printed with "≈".
 CLS_SWEEP_APPROX = frozenset({3, 7, 8})

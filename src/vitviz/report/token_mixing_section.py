@@ -113,7 +113,7 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
         blocks.append(Table(pd.DataFrame(sweep), "Isolating-CLS sweep over L; the paper's ViT-B/16 value where "
                                                  "L/depth matches one of its 12 blocks. Values marked ≈ (L = "
                                                  + ", ".join(map(str, sorted(CLS_SWEEP_APPROX)))
-                                                 + ") come from partial runs of the authors (method.md §3.2)."))
+                                                 + ") come from partial runs of the authors (docs/method.md §4.3)."))
         _sweep_plot(results, out / "figures" / "cls_sweep.png")
         blocks.append(Figure("figures/cls_sweep.png", "Top-1 against the first block where CLS and patches mix."))
     metrics["token_mixing"] = {}
@@ -140,7 +140,7 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
                     "curves mean each patch's activation depends on its own content, i.e. spatial information is "
                     "preserved. Features: "
                     + (f"{n_per} per block drawn at random (seed {params.appendix_f.seed}) from every mined FFN "
-                       "feature" if n_per else "every mined FFN feature of every block (method.md §4)")
+                       "feature" if n_per else "every mined FFN feature of every block (docs/method.md §5)")
                     + (" (listed below and" if n_per else " (listed")
                     + f" in data/appendix_f/{k}/features.csv); curves are averaged over features."
                     f" {meta['skipped_no_active']} feature/exemplar pairs had no active patch and were "

@@ -1,4 +1,4 @@
-"""Appendix F (our reconstruction; the authors' repo has no code for it, method.md section 4): does blacking out
+"""Appendix F (our reconstruction; the authors' repo has no code for it, docs/method.md §5): does blacking out
 active patches remove activation linearly? Active patches are those where the feature's activation exceeds a
 threshold; all inactive patches are blacked out first (the baseline), then a growing random fraction of the
 active ones, and the count and sum of the still-active patches are compared with the baseline. The features are
@@ -166,7 +166,7 @@ def appendix_f(loaded: LoadedModel, sites: dict[str, Site], targets: list[tuple[
 def appendix_f_for_model(loaded: LoadedModel, index, exemplars, threshold: float, fractions: list[float],
                          repeats: int, n_exemplars: int, seed: int, features_per_layer: int | None,
                          device: str | torch.device = "cpu") -> tuple[pd.DataFrame, list[dict], pd.DataFrame, int]:
-    """Appendix F over FFN features sampled per block from the mined exemplars (method.md section 4: every
+    """Appendix F over FFN features sampled per block from the mined exemplars (docs/method.md §5: every
     (layer, feature); `features_per_layer` None or 0 takes them all) and their top exemplars.
 
     Returns the raw curves, a per-block summary (features, R² of the count and sum curves with 95% bootstrap

@@ -1,4 +1,4 @@
-"""Token-mixing probes (paper section 4, Table 1, Fig. 7; method.md section 3) for timm ViTs with a CLS token.
+"""Token-mixing probes (paper section 4, Table 1, Fig. 7; docs/method.md §4) for timm ViTs with a CLS token.
 
 * natural: the model's own forward (final norm on all tokens, head on CLS);
 * isolating CLS at L: blocks < L run on the CLS token alone and on the patch tokens alone, blocks >= L jointly;

@@ -1,1 +1,2 @@
-"""Feature visualization (paper section 3): objectives, augmentations, the optimisation, target selection, storage."""
+"""Feature visualization (paper section 3): the recipe, objectives, augmentations, the optimisation, target selection,
+resumable runs and storage."""
