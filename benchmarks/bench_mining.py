@@ -14,9 +14,12 @@ from pathlib import Path
 import torch
 
 from common import DEMO_VIT, random_loaded, seconds
+from vitviz.activations.histogram import Histogram
 from vitviz.activations.hooks import Recorder, image_forward
-from vitviz.activations.stream import image_statistic
-from vitviz.activations.topk import merge_topk
+from vitviz.activations.loader import Batch
+from vitviz.activations.stream import Activations
+from vitviz.activations.topk import TopK
+from vitviz.core.distributed import Context
 from vitviz.core.runner import setup_logging
 from vitviz.core.runtime import Runtime
 from vitviz.visualization.selection import candidate_sites
@@ -35,7 +38,6 @@ def peak(device) -> float:
 def measure(lm, x, args, device) -> tuple[float, float]:
     """Best-of-repeats seconds of plain inference and of mining all FFN sites, interleaved."""
     sites = candidate_sites(lm, ["ffn"], None)
-    total = sum(s.channels for s in sites)
     forward = image_forward(lm.model)
 
     def plain():
@@ -43,17 +45,19 @@ def measure(lm, x, args, device) -> tuple[float, float]:
             with lm.autocast(device):
                 forward(x[i:i + args.batch_size])
 
-    def mined():
-        vals = torch.empty(0, total, device=device)
-        idx = torch.empty(0, total, dtype=torch.long, device=device)
+    def mined():   # mining's own accumulators (running top-k and histograms) fed as the streaming pass feeds them
+        accs = [TopK(sites, args.k), Histogram(sites)]
         with Recorder(lm.model, [s.module for s in sites], stop_after=sites[-1].block) as rec:
             for i in range(0, len(x), args.batch_size):
                 xb = x[i:i + args.batch_size]
                 with lm.autocast(device):
                     out = rec.run(forward, xb)
-                stats = torch.cat([site_statistic(s, out[s.module], len(xb), "mean") for s in sites], 1)
-                rows = torch.arange(i, i + len(xb), device=device).view(-1, 1).expand(-1, total)
-                vals, idx = merge_topk(vals, idx, stats, rows, args.k, ordered=True)
+                acts = Activations(Batch(xb, torch.zeros(len(xb), dtype=torch.long),
+                                         torch.arange(i, i + len(xb)), 0), out)
+                for acc in accs:
+                    acc.update(acts)
+        for acc in accs:
+            acc.finish(Context())
 
     times = {"plain": [], "mined": []}
     for _ in range(args.repeats):  # interleaved so both see the same machine load

@@ -32,9 +32,10 @@ MODELS = {  # name: (timm architecture, input size, kwargs)
 
 
 def vis_seconds(loaded, site, features: int, steps: int, copies: int, device) -> float:
-    """Seconds of `steps` visualisation steps for `features` features of `site`, start/end forwards excluded."""
-    cfg = VisSettings(steps=steps, batch_features=features, copies=copies)
-    zero = VisSettings(steps=0, batch_features=features, copies=copies)
+    """Seconds of `steps` visualisation steps for `features` features of `site`, start/end forwards excluded (a run of
+    steps + 1 steps less a run of 1 step)."""
+    cfg = VisSettings(steps=steps + 1, batch_features=features, copies=copies)
+    zero = VisSettings(steps=1, batch_features=features, copies=copies)
     sites, channels, seeds = [site] * features, list(range(features)), list(range(features))
     t = seconds(lambda: _run_batch(loaded, sites, channels, seeds, cfg, device, "bench"), device)
     t0 = seconds(lambda: _run_batch(loaded, sites, channels, seeds, zero, device, "bench"), device)

@@ -97,7 +97,7 @@
   }
   function histogram(d, vals) {
     if (!d.hist.length) return "<p>no histogram</p>";
-    var W = 360, H = 120, n = d.hist.length, m = Math.max.apply(null, d.hist.concat([d.under, 1]));
+    var W = 360, H = 120, n = d.hist.length, m = Math.max.apply(null, d.hist.concat([1]));
     var s = "<svg class='hist' width='" + W + "' height='" + (H + 18) + "' viewBox='0 0 " + W + " " + (H + 18) + "'>";
     for (var i = 0; i < n; i++) {
       var h = H * d.hist[i] / m, x = i * W / n;
@@ -112,8 +112,8 @@
     s += "<text x='0' y='" + (H + 14) + "'>" + fmt(d.lo) + "</text><text x='" + W + "' y='" + (H + 14) +
       "' text-anchor='end'>" + fmt(d.hi) + "</text></svg>";
     return s + "<p class='note'>" + d.hist.reduce(function (a, b) { return a + b; }, 0) + " images in " + n +
-      " equal bins from the first batch's minimum to the split's maximum" +
-      (d.under ? "; " + d.under + " images below the lower edge" : "") + ". The line marks the k-th exemplar.</p>";
+      " equal bins spanning every image of the split (power-of-two widths, exact counts)" +
+      ". The line marks the k-th exemplar.</p>";
   }
 
   function featurePage(ov, l, f) {
@@ -177,9 +177,10 @@
   }
 
   function searchPage(ov, q) {
-    var m = /^\s*L?(\d+)\s*[\/ ]?\s*(ffn|attn\.in|attn\.q|attn\.k|attn\.v)?\s*[\/ ]?\s*F?(\d+)\s*$/i.exec(q);
+    var kinds = ov.kinds.map(function (k) { return k.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }).join("|");
+    var m = new RegExp("^\\s*L?(\\d+)\\s*[\\/ ]?\\s*(" + kinds + ")?\\s*[\\/ ]?\\s*F?(\\d+)\\s*$", "i").exec(q);
     if (m) {
-      var l = layerOf(ov, +m[1], (m[2] || "ffn").toLowerCase());
+      var l = layerOf(ov, +m[1], (m[2] || ov.kinds[0]).toLowerCase());
       if (l && +m[3] < l.channels) { location.hash = link(l, +m[3]); return Promise.resolve(); }
     }
     return load("search").then(function (s) {
