@@ -112,3 +112,18 @@ def test_histogram_ignores_non_finite_values():
     h = Histogram([], bins=4)
     st = h.add(None, torch.tensor([[1.0], [float("nan")], [float("inf")], [1.5]], dtype=torch.float64))
     assert int(st["counts"].sum()) == 2
+
+
+def test_fitting_exponent_is_the_smallest_that_fits():
+    """Against a search written here: from `start` upwards, the first exponent whose bins hold [lo, hi]."""
+    g = torch.Generator().manual_seed(1)
+    lo = torch.randn(500, generator=g, dtype=torch.float64) * torch.logspace(-4, 3, 500, dtype=torch.float64)
+    hi = lo + torch.rand(500, generator=g, dtype=torch.float64) * torch.logspace(-5, 4, 500, dtype=torch.float64)
+    hi[:20] = lo[:20]                                            # constant channels
+    start = torch.randint(-20, 5, (500,), generator=g)
+    got = fitting_exponent(lo, hi, start, 24)
+    for c in range(500):
+        e = int(start[c])
+        while np.floor(float(hi[c]) / 2.0 ** e) - np.floor(float(lo[c]) / 2.0 ** e) >= 24:
+            e += 1
+        assert int(got[c]) == e, c

@@ -22,15 +22,20 @@ def device_decodable(spec: ModelSpec) -> bool:
     return spec.crop_mode != "border"
 
 
+JPEG_END = b"\xff\xd9"   # the end-of-image marker a complete JPEG ends with
+
+
 def read_encoded(path: str | Path) -> torch.Tensor:
-    """The file's bytes (1-D uint8) for an RGB or grayscale JPEG; any other image decoded by PIL, (3, H, W) uint8."""
+    """The file's bytes (1-D uint8) for a complete RGB or grayscale JPEG; any other image decoded by PIL, (3, H, W)
+    uint8. A JPEG that does not end with its end-of-image marker (truncated, or with bytes after it) goes through
+    PIL too, which skips it as the default path does (nvJPEG would decode the part that is there)."""
     try:
         data = Path(path).read_bytes()
         with Image.open(io.BytesIO(data)) as im:   # reads the header only
             fmt, mode = im.format, im.mode
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(f"{path}: cannot decode image ({exc})") from exc
-    if fmt == "JPEG" and mode in ("RGB", "L"):
+    if fmt == "JPEG" and mode in ("RGB", "L") and data.endswith(JPEG_END):
         return torch.frombuffer(bytearray(data), dtype=torch.uint8)
     from torchvision.transforms.functional import pil_to_tensor
     return pil_to_tensor(load_rgb(path))

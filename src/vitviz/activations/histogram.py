@@ -21,14 +21,16 @@ MIN_EXPONENT = -20    # the narrowest bin: 2**-20 (a constant channel needs no w
 
 
 def fitting_exponent(lo: torch.Tensor, hi: torch.Tensor, start: torch.Tensor, bins: int) -> torch.Tensor:
-    """Per channel, the smallest exponent e >= start at which [lo, hi] spans fewer than `bins` bins of width 2**e."""
-    e = start.clone()
-    while True:
-        w = torch.pow(2.0, e.double())
-        short = (torch.floor(hi / w) - torch.floor(lo / w)) >= bins
-        if not bool(short.any()):
-            return e
-        e = e + short.long()
+    """Per channel, the smallest exponent e >= start at which [lo, hi] spans fewer than `bins` bins of width 2**e.
+
+    With r = hi - lo, a width w spans at most r / w + 1 bins and more than r / w - 1, so the answer is one of the
+    three exponents from floor(log2(r / bins)) up: all three are tried at once (no loop, no host sync)."""
+    r = (hi - lo).clamp_min(0)
+    e0 = torch.floor(torch.log2(r / bins)).nan_to_num(nan=MIN_EXPONENT, neginf=MIN_EXPONENT).long()
+    cand = torch.maximum(e0, start)[..., None] + torch.arange(3, device=lo.device)        # (C, 3)
+    w = torch.pow(2.0, cand.double())
+    fits = (torch.floor(hi[..., None] / w) - torch.floor(lo[..., None] / w)) < bins
+    return cand.gather(-1, fits.long().argmax(dim=-1, keepdim=True)).squeeze(-1)
 
 
 def rebin(counts: torch.Tensor, e: torch.Tensor, k0: torch.Tensor, new_e: torch.Tensor, new_k0: torch.Tensor

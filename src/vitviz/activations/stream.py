@@ -45,26 +45,31 @@ class Activations:
             self._rows = self.batch.rows.to(self.batch.x.device, non_blocking=True)
         return self._rows
 
-    def tokens(self, site: Site) -> torch.Tensor:
-        """(B, patch tokens, channels) of `site`, in fp32."""
+    def raw_tokens(self, site: Site) -> torch.Tensor:
+        """(B, patch tokens, channels) of `site` in the forward's dtype (bf16 under bf16 autocast): no copy."""
         if site.name not in self._tokens:
-            self._tokens[site.name] = site.patch_tokens(self._outputs[site.module], len(self.batch)).float()
+            self._tokens[site.name] = site.patch_tokens(self._outputs[site.module], len(self.batch))
         return self._tokens[site.name]
 
+    def tokens(self, site: Site) -> torch.Tensor:
+        """(B, patch tokens, channels) of `site`, in fp32 (a copy under bf16: for the few images of a map pass)."""
+        return self.raw_tokens(site).float()
+
     def statistic(self, site: Site, stat: str = "mean") -> torch.Tensor:
-        """(B, channels): each channel's mean (or max) over the patch tokens of each image."""
+        """(B, channels), fp32: each channel's mean (or max) over the patch tokens of each image."""
         key = (site.name, stat)
         if key not in self._stats:
-            self._stats[key] = image_statistic(self.tokens(site), stat)
+            self._stats[key] = image_statistic(self.raw_tokens(site), stat)
         return self._stats[key]
 
 
 def image_statistic(tokens: torch.Tensor, stat: str) -> torch.Tensor:
-    """(B, C) from patch tokens (B, N, C): the mean over tokens (the paper's statistic), or the max."""
+    """(B, C) in fp32 from patch tokens (B, N, C): the mean over tokens (the paper's statistic), or the max;
+    summed in fp32 whatever the tokens' dtype, without an fp32 copy of them."""
     if stat == "mean":
-        return tokens.mean(dim=1)
+        return tokens.mean(dim=1, dtype=torch.float32)
     if stat == "max":
-        return tokens.amax(dim=1)
+        return tokens.amax(dim=1).float()
     raise ValueError(f"unknown statistic {stat!r}; allowed: mean, max")
 
 

@@ -10,6 +10,7 @@ trains, up to float rounding. Nothing here reorders tokens: the caller feeds the
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 
@@ -28,10 +29,14 @@ THRESHOLD_MOMENTUM = 0.99  # running batchtopk threshold used at inference
 
 
 class SAETrainer:
-    """Trains `sae` in place, one `step(tokens)` per batch; `ctx` defaults to the current process group."""
+    """Trains `sae` in place, one `step(tokens)` per batch; `ctx` defaults to the current process group.
 
-    def __init__(self, sae: SparseAutoencoder, ctx: Context | None = None):
+    `bf16`: the encoder and decoder products run under bfloat16 autocast (tensor cores on a GPU); the weights, the
+    optimiser, the losses and every sum stay in fp32."""
+
+    def __init__(self, sae: SparseAutoencoder, ctx: Context | None = None, bf16: bool = False):
         self.sae = sae.train()
+        self.bf16 = bf16
         self.settings = sae.settings
         self.ctx = ctx or context()
         self.device = sae.W_dec.device
@@ -58,9 +63,10 @@ class SAETrainer:
         x = tokens.detach().to(self.device, torch.float32).reshape(-1, sae.input_dim)
         if self.steps == 0:
             self._init_decoder_bias(x)
-        pre = sae.encode_pre(x)
-        z, batch_threshold = self._train_codes(pre)
-        err = x - sae.decode(z)
+        with self._autocast():
+            pre = sae.encode_pre(x)
+            z, batch_threshold = self._train_codes(pre)
+            err = x - sae.decode(z).float()
         sse = err.square().sum()
         dead = self.since_fired >= s.dead_tokens
         n_dead = int(dead.sum())
@@ -68,7 +74,8 @@ class SAETrainer:
         if n_dead and s.aux_coef > 0:
             aux_pre = pre.masked_fill(~dead, float("-inf"))
             aux_z = topk_codes(aux_pre, min(self.aux_k, n_dead))
-            aux_sse = (err.detach() - aux_z @ sae.W_dec).square().sum()
+            with self._autocast():
+                aux_sse = (err.detach() - (aux_z @ sae.W_dec).float()).square().sum()
         fired = (z > 0).sum(dim=0)
         head = torch.stack([torch.tensor(float(x.shape[0]), dtype=torch.float64, device=self.device),
                             sse.detach().double(), aux_sse.detach().double(), fired.sum().double()])
@@ -105,6 +112,9 @@ class SAETrainer:
                 "aux_mse": aux_g * scale, "r2": 1.0 - sse_g / sst if sst > 0 else float("nan"),
                 "l0": nnz / max(n, 1.0), "dead_fraction": float(dead.float().mean()), "lr": lr,
                 "grad_norm": grad_norm}
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
     def state(self) -> dict:
         """Everything needed to resume training: SAE weights, optimiser, schedule and dead-latent counters."""
