@@ -206,6 +206,9 @@ TABLE: dict[str, dict[str, tuple]] = {
         model=(VIT_FULL, VIT_TINY),
         block=(9, 4), images=(1024, 16), batch_size=(256, 8), expansion=(16, 2), k=(32, 4),
         batch_tokens=(4096, 64), train_images=(256, 8),
+        variants=([("resid", "bf16", 4096), ("resid", "bf16", 16384), ("resid", "tf32", 16384),
+                   ("resid", "fp32", 16384), ("ffn", "bf16", 16384)],
+                  [("resid", "bf16", 64), ("ffn", "fp32", 64)]),
     ),
 }
 SECTIONS = ["s1_visualize", "s2_mining", "s3_fastpaths", "s4_correctness", "s5_sae"]
@@ -1397,40 +1400,44 @@ def s5_sae(suite: Suite, g: Guard) -> dict:
     out["plain_inference_tokens_s"] = r(m * tokens["n"] / median(ts))
     # the same forwards, their patch tokens streamed straight into SAE training (the train_sae stage's work),
     # with the SAE's products in fp32, tf32 and bf16 autocast; a profile of bf16 steps names the top kernels
-    d = site.channels
     mt = c["train_images"]
-    cfg = sae.SAESettings(expansion=c["expansion"], k=c["k"], batch_tokens=c["batch_tokens"], tokens=10**9,
-                          lr=4e-4, warmup_steps=10, dead_tokens=10**6)
 
-    def trainer_for(precision):
-        model = sae.SparseAutoencoder(d, cfg).to(dev)
-        return sae.SAETrainer(model, bf16=precision == "bf16")
+    def trainer_for(d, precision, batch_tokens):
+        cfg = sae.SAESettings(expansion=c["expansion"], k=c["k"], batch_tokens=batch_tokens, tokens=10**9,
+                              lr=4e-4, warmup_steps=10, dead_tokens=10**6)
+        return sae.SAETrainer(sae.SparseAutoencoder(d, cfg).to(dev), bf16=precision == "bf16")
 
-    def train_fn(trainer):
+    def train_fn(trainer, where):
+        d, n_tok = trainer.sae.input_dim, trainer.settings.batch_tokens
+
         def train():
-            with Recorder(lm.model, [site.module], stop_after=site.block) as rec:
+            with Recorder(lm.model, [where.module], stop_after=where.block) as rec:
                 for i in range(0, mt, bs):
                     with torch.no_grad(), lm.autocast(dev):
                         o = rec.run(fwd, x[i:i + bs])
-                    tok = site.patch_tokens(o[site.module], len(x[i:i + bs])).reshape(-1, d)
-                    for chunk in tok.split(cfg.batch_tokens):
+                    tok = where.patch_tokens(o[where.module], len(x[i:i + bs])).reshape(-1, d)
+                    for chunk in tok.split(n_tok):
                         trainer.step(chunk)
         return train
-    out["sae"] = {"input_dim": d, "width": cfg.width(d), "k": cfg.k, "batch_tokens": cfg.batch_tokens,
-                  "images": mt, "forward": "bf16 autocast"}
+    # the residual stream after block `block` (768-d for ViT-B/16: the usual SAE site) and the FFN site (3072-d)
+    resid = type(site)(f"blocks.{c['block']}.resid", "resid", c["block"], site.block, site.block,
+                       lm.model.embed_dim if hasattr(lm.model, "embed_dim") else site.channels // 4, site.prefix)
+    out["sae"] = {"expansion": c["expansion"], "k": c["k"], "images": mt, "forward": "bf16 autocast"}
     out["variants"] = {}
-    for precision in ("fp32", "tf32", "bf16"):
-        if not g.fits(3.0, f"SAE training {precision}"):
+    for where, precision, n_tok in c["variants"]:
+        st = resid if where == "resid" else site
+        name = f"{where} {st.channels}->{st.channels * c['expansion']} {precision} batch {n_tok}"
+        if not g.fits(3.0, f"SAE training {name}"):
             continue
         tf32 = torch.backends.cuda.matmul.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
         try:
-            tt = timed_reps(train_fn(trainer_for(precision)), dev, 1, warmup=1)
+            tt = timed_reps(train_fn(trainer_for(st.channels, precision, n_tok), st), dev, 1, warmup=1)
         finally:
             torch.backends.cuda.matmul.allow_tf32 = tf32
-        out["variants"][precision] = {"tokens_s": r(mt * tokens["n"] / median(tt)),
-                                      "ratio_to_inference": r((mt * tokens["n"] / median(tt))
-                                                              / (m * tokens["n"] / median(ts)))}
+        out["variants"][name] = {"tokens_s": r(mt * tokens["n"] / median(tt)),
+                                 "ratio_to_inference": r((mt * tokens["n"] / median(tt))
+                                                         / (m * tokens["n"] / median(ts)))}
     best = max(out["variants"].items(), key=lambda kv: kv[1]["tokens_s"], default=(None, None))
     if best[0] is not None:
         out["sae_training_tokens_s"] = best[1]["tokens_s"]
@@ -1438,8 +1445,8 @@ def s5_sae(suite: Suite, g: Guard) -> dict:
         out["best_precision"] = best[0]
     if dev.type == "cuda" and g.fits(3.0, "SAE profile"):
         from torch.profiler import ProfilerActivity, profile
-        trainer = trainer_for("bf16")
-        chunk = torch.randn(cfg.batch_tokens, d, device=dev)
+        trainer = trainer_for(resid.channels, "bf16", 16384)
+        chunk = torch.randn(16384, resid.channels, device=dev)
         for _ in range(3):
             trainer.step(chunk)
         with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
