@@ -62,7 +62,9 @@ class SparseAutoencoder(nn.Module):
 
     def decode(self, z: Tensor) -> Tensor:
         """The reconstruction (..., input_dim) from codes (..., width)."""
-        return z.to(self.W_dec.dtype) @ self.W_dec + self.b_dec
+        if not torch.is_autocast_enabled(z.device.type):     # under autocast the product casts for itself
+            z = z.to(self.W_dec.dtype)
+        return z @ self.W_dec + self.b_dec
 
     def forward(self, x: Tensor) -> Tensor:
         """decode(encode(x))."""
