@@ -8,13 +8,16 @@ from vitviz.exemplars.mining import activation_maps, mine
 from vitviz.exemplars.settings import MineConfig
 from vitviz.exemplars.store import write_exemplars
 from vitviz.pipeline.stage import model_stage
+from vitviz.activations.kinds import is_latent
+from vitviz.activations.sites import list_sites
 from vitviz.visualization.selection import candidate_sites
 
 
 def main() -> dict | None:
-    st = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars", MineConfig)
+    st = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars", MineConfig, saes=True)
     args, cfg, device, loaded, index = st.args, st.cfg, st.device, st.loaded, st.index
     sites = candidate_sites(loaded, list(cfg.kinds), None)
+    sites += [s for s in list_sites(loaded.model).values() if is_latent(s.kind)]   # every SAE latent too
     result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, device, cfg.bins)
     maps = activation_maps(loaded, result, index, cfg.maps_top, cfg.batch_size, device) if cfg.maps_top else {}
     locality = locality_table(maps, {s.name: s.layer for s in sites}, cfg.locality_fraction)

@@ -6,22 +6,30 @@ from vitviz.core.atomic import atomic_path
 from vitviz.core.runner import main_process, run
 from vitviz.pipeline.stage import model_stage
 from vitviz.visualization.checkpoint import file_digest, recipe_hash, visualize_resumable
-from vitviz.visualization.selection import select_targets
+from vitviz.sae.settings import SAEConfig
+from vitviz.visualization.selection import comparison_targets, select_targets
 from vitviz.visualization.settings import OptimizeConfig, model_recipe
 from vitviz.visualization.store import write_features
 
 
 def main() -> dict | None:
-    st = model_stage(__doc__, "{data}/features/{key}", "optimize_features", OptimizeConfig)
+    st = model_stage(__doc__, "{data}/features/{key}", "optimize_features", OptimizeConfig, {"sae": SAEConfig},
+                     saes=True)
     args, cfg, device, loaded, index = st.args, st.cfg, st.device, st.loaded, st.index
-    sel = cfg.select
+    sel, sae = cfg.select, st.params["sae"]
     settings, explicit = model_recipe(cfg, args.key)
     targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, explicit, index,
                              sel.split, sel.limit, sel.seed, sel.attn_layers, device=device)
+    if sel.rule != "explicit" and sae.compare:   # neurons and latents of each SAE site, matched
+        extra = comparison_targets(loaded, list(sae.sites), sae.compare, sel.rule, index, sel.split, sel.limit,
+                                   sel.seed, device)
+        targets += [t for t in extra if t not in targets]
     # finished features are kept per recipe (outside data/, a cache: never an output), so a killed run resumes
     speed = st.params["speed"]
     key = recipe_hash(settings, cfg.seed, args.key, file_digest(f"{args.data}/models/{args.key}/weights.safetensors"),
-                      {"precision": speed.precision, "fused_attention": speed.fused_attention, "device": device.type})
+                      {"precision": speed.precision, "fused_attention": speed.fused_attention, "device": device.type,
+                       "saes": {p.parent.name: file_digest(p) for p in
+                                sorted(Path(args.data, "sae", args.key).glob("*/weights.safetensors"))}})
     folder = Path(os.environ.get("VITVIZ_CACHE", ".cache/vitviz")) / "features" / args.key / key
     results = visualize_resumable(loaded, targets, settings, folder, seed=cfg.seed, device=device)
     if not main_process():  # under torchrun, rank 0 writes

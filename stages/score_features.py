@@ -3,7 +3,9 @@ from PIL import Image
 
 from vitviz.core.atomic import atomic_path, write_json
 from vitviz.core.runner import main_process, run
+from vitviz.activations.kinds import LATENT
 from vitviz.models.settings import ModelEntry
+from vitviz.sae.settings import SAEConfig
 from vitviz.pipeline.stage import model_stage
 from vitviz.scoring.aggregate import aggregate
 from vitviz.scoring.score import read_images, score_features, select_scored
@@ -14,7 +16,7 @@ from vitviz.visualization.store import read_features, recipe_of
 
 def main() -> dict | None:
     st = model_stage(__doc__, "{data}/scores/{key}", "score_features", ScoreConfig,
-                     {"models": dict[str, ModelEntry]})
+                     {"models": dict[str, ModelEntry], "sae": SAEConfig}, saes=True)
     args, cfg, device, loaded = st.args, st.cfg, st.device, st.loaded
     models = st.params["models"]
     entry = models.get(args.key)
@@ -23,7 +25,10 @@ def main() -> dict | None:
                           runtime=loaded.runtime)
     features_dir = f"{args.data}/features/{args.key}"
     features, meta = read_features(features_dir)
-    scored = select_scored(features, cfg.per_site)
+    sae = st.params["sae"]
+    matched = {name: sae.compare for site in sae.sites for name in (site, f"{site}{LATENT}")} \
+        if args.key in sae.models else {}
+    scored = select_scored(features, cfg.per_site, matched)
     result = score_features(loaded, features, read_images(features_dir, list(features["image"])), recipe_of(meta),
                             st.index, sim, cfg, device, scored)
     if not main_process():

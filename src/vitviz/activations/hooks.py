@@ -70,3 +70,27 @@ class Recorder:
         except StopForward:
             pass
         return self.outputs
+
+
+class Replace:
+    """While in use, the output of module `module` replaced by `fn(output)` in every forward (e.g. an SAE's
+    reconstruction spliced in); a tuple output has its first element replaced."""
+
+    def __init__(self, model: nn.Module, module: str, fn: Callable[[torch.Tensor], torch.Tensor]):
+        self.model, self.module, self.fn = model, module, fn
+        self._handle = None
+
+    def __enter__(self) -> "Replace":
+        named = dict(self.model.named_modules())
+        if self.module not in named:
+            raise KeyError(f"no module {self.module!r} in {type(self.model).__name__}")
+        self._handle = named[self.module].register_forward_hook(self._hook)
+        return self
+
+    def _hook(self, module, inputs, output):
+        if isinstance(output, tuple):
+            return (self.fn(output[0]), *output[1:])
+        return self.fn(output)
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()

@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 from torch import nn
-from vitviz.activations.kinds import KINDS
+from vitviz.activations.kinds import KINDS, LATENT
 from vitviz.core.errors import SiteError  # noqa: F401 (re-exported)
 
 
@@ -45,6 +45,7 @@ class Site:
     project: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
     heads: int | None = None
     spatial: bool = True             # patch tokens in row-major grid order (false: windowed or multi-scale)
+    objective_project: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
 
     @property
     def head_dim(self) -> int | None:
@@ -54,18 +55,21 @@ class Site:
         """The attention head a q/k/v channel belongs to."""
         return feature // self.head_dim if self.heads else None
 
-    def patch_tokens(self, outputs: list[torch.Tensor], batch: int) -> torch.Tensor:
-        """(batch, tokens, channels) of patch tokens from the hooked outputs of one forward."""
+    def patch_tokens(self, outputs: list[torch.Tensor], batch: int, objective: bool = False,
+                     prefix: bool = False) -> torch.Tensor:
+        """(batch, tokens, channels) of patch tokens (with the prefix tokens too if `prefix`) from the hooked outputs
+        of one forward; `objective` reads what visualisation maximises (an SAE latent's pre-activation)."""
+        project = self.objective_project if objective and self.objective_project is not None else self.project
         parts = []
         for out in outputs:
             if isinstance(out, (tuple, list)):
                 out = out[0]
             x = out.reshape(batch, -1, out.shape[-1])
-            if self.project is not None:
-                x = self.project(x)
+            if project is not None:
+                x = project(x)
             if self.channel_slice is not None:
                 x = x[..., self.channel_slice[0]:self.channel_slice[1]]
-            parts.append(x[:, self.prefix:])
+            parts.append(x if prefix else x[:, self.prefix:])
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
@@ -135,6 +139,9 @@ def _timm_sites(model: nn.Module, family: str) -> list[Site]:
             for a in attn_sites:
                 a.spatial = a.spatial and not windowed  # window-partitioned token order, or a sub-sampled grid
             sites += attn_sites
+        if not multi_scale:   # CoaT's parallel blocks return three scales: no one residual stream
+            sites.append(Site(f"blocks.{layer}.resid", "resid", layer, block_path, block_path, fc1.in_features,
+                              prefix))
     return sites
 
 
@@ -179,14 +186,39 @@ def _open_clip_sites(model: nn.Module) -> list[Site]:
         for i, k in enumerate(("q", "k", "v")):
             sites.append(Site(f"blocks.{layer}.attn.{k}", f"attn.{k}", layer, f"{base}.ln_1", base, d, 1,
                               project=_in_proj(attn, i, d), heads=attn.num_heads))
+        sites.append(Site(f"blocks.{layer}.resid", "resid", layer, base, base, d, 1))
     return sites
 
 
+SAE_MODULE = "vitviz_saes"     # where attach_saes keeps a model's sparse autoencoders (a submodule: .to() moves them)
+
+
+def latent_site(base: Site, sae: nn.Module) -> Site:
+    """The site of an SAE's latents on `base`: the encoder applied to each token of the hooked activation (sparse
+    codes); visualisation maximises the latent's pre-activation instead, whose gradient is never zero."""
+    return Site(f"{base.name}{LATENT}", f"{base.kind}{LATENT}", base.layer, base.module, base.block, int(sae.width),
+                base.prefix, project=sae.encode, spatial=base.spatial, objective_project=sae.encode_pre)
+
+
+def attach_saes(model: nn.Module, saes: dict[str, nn.Module]) -> None:
+    """Give the model SAEs, by the name of the site each was trained on: list_sites then lists their latents."""
+    holder = getattr(model, SAE_MODULE, None)
+    if holder is None:
+        holder = nn.ModuleDict()
+        model.add_module(SAE_MODULE, holder)
+    for site, sae in saes.items():
+        holder[site.replace(".", "__")] = sae
+
+
 def list_sites(model: nn.Module) -> dict[str, Site]:
-    """Every site of the model, by name, in execution order."""
+    """Every site of the model, by name, in execution order; then the latents of the SAEs attached to it."""
     family = _family(model)
     sites = _open_clip_sites(model) if family == "open_clip" else _timm_sites(model, family)
-    return {s.name: s for s in sites}
+    out = {s.name: s for s in sites}
+    for key, sae in getattr(model, SAE_MODULE, {}).items():
+        base = out[key.replace("__", ".")]
+        out[f"{base.name}{LATENT}"] = latent_site(base, sae)
+    return out
 
 
 def resolve(model: nn.Module, name: str, feature: int | None = None) -> Site:

@@ -31,7 +31,7 @@ class Activations:
     def __init__(self, batch: Batch, outputs: dict[str, list[torch.Tensor]]):
         self.batch = batch
         self._outputs = outputs
-        self._tokens: dict[str, torch.Tensor] = {}
+        self._tokens: dict[tuple[str, bool], torch.Tensor] = {}
         self._stats: dict[tuple[str, str], torch.Tensor] = {}
         self._rows: torch.Tensor | None = None
 
@@ -45,11 +45,13 @@ class Activations:
             self._rows = self.batch.rows.to(self.batch.x.device, non_blocking=True)
         return self._rows
 
-    def raw_tokens(self, site: Site) -> torch.Tensor:
-        """(B, patch tokens, channels) of `site` in the forward's dtype (bf16 under bf16 autocast): no copy."""
-        if site.name not in self._tokens:
-            self._tokens[site.name] = site.patch_tokens(self._outputs[site.module], len(self.batch))
-        return self._tokens[site.name]
+    def raw_tokens(self, site: Site, prefix: bool = False) -> torch.Tensor:
+        """(B, patch tokens, channels) of `site` (the prefix tokens first too, if `prefix`) in the forward's dtype
+        (bf16 under bf16 autocast): no copy."""
+        key = (site.name, prefix)
+        if key not in self._tokens:
+            self._tokens[key] = site.patch_tokens(self._outputs[site.module], len(self.batch), prefix=prefix)
+        return self._tokens[key]
 
     def tokens(self, site: Site) -> torch.Tensor:
         """(B, patch tokens, channels) of `site`, in fp32 (a copy under bf16: for the few images of a map pass)."""

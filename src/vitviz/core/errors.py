@@ -39,4 +39,9 @@ class SiteError(KeyError):
         return str(self.args[0])
 
 
-USER_ERRORS = (ConfigError, AnnotationError, CheckpointError, DatasetLayoutError, ImageDecodeError, ModelSourceError, SiteError, FileNotFoundError)
+class DivergedError(RuntimeError):
+    """A training that diverged (a loss or gradient not finite); the message names the step and the fix."""
+
+
+USER_ERRORS = (ConfigError, AnnotationError, CheckpointError, DatasetLayoutError, ImageDecodeError, ModelSourceError,
+               SiteError, DivergedError, FileNotFoundError)

@@ -59,8 +59,8 @@ class Runtime:
         The TF32 switches are global to the process: the runtime prepared last sets them."""
         set_fused_attention(model, self.fused_attention)
         model.to(device)
-        if self.channels_last and kind == "cnn":
-            model.to(memory_format=torch.channels_last)
+        if kind == "cnn":   # either way: a model prepared once with channels-last must go back when it is off
+            model.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         tf32 = self.precision == "tf32"
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32

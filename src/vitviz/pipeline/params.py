@@ -18,13 +18,15 @@ from vitviz.data.settings import PrepareDataConfig
 from vitviz.evaluation.settings import LowpassEvalConfig, MaskEvalConfig
 from vitviz.exemplars.settings import MineConfig
 from vitviz.models.settings import DownloadConfig, ModelEntry
+from vitviz.activations.kinds import LATENT, is_latent
 from vitviz.report.settings import ReportConfig
+from vitviz.sae.settings import SAEConfig
 from vitviz.scoring.settings import ScoreConfig
 from vitviz.token_mixing.settings import AppendixFConfig, TokenMixingConfig
 from vitviz.visualization.settings import OptimizeConfig
 
 MODEL_SECTIONS = ("optimize_features", "mine_exemplars", "mask_eval", "lowpass_eval", "token_mixing", "appendix_f",
-                  "atlas", "score_features")
+                  "atlas", "score_features", "sae")
 
 
 LAUNCHER_PATTERN = r"^(python3?|torchrun( +--[a-z][a-z_-]*(=[A-Za-z0-9_.:/-]+)?)*)$"
@@ -46,6 +48,7 @@ class Params(Strict):
     appendix_f: AppendixFConfig = Field(default_factory=AppendixFConfig)
     atlas: AtlasConfig = Field(default_factory=AtlasConfig)
     score_features: ScoreConfig = Field(default_factory=ScoreConfig)
+    sae: SAEConfig = Field(default_factory=SAEConfig, description="sparse autoencoders (dictionary features; ours)")
     report: ReportConfig = Field(default_factory=ReportConfig)
     speed: Runtime = Field(default_factory=Runtime, description="fast paths of every dataset pass and of feature "
                                                                 "optimisation; each one can be switched off")
@@ -96,6 +99,20 @@ class Params(Strict):
                                       and entry.source != "train"):
                 errors.append((("score_features", "similarity"), f"{sc.similarity!r} is the explained model {k!r}, "
                                "which is circular; choose another model (e.g. a CNN key of `models`)"))
+        latent_kinds = {f"{site.split('.', 2)[-1]}{LATENT}" for site in self.sae.sites}
+        for section, kinds, models in (("optimize_features", opt.select.kinds, opt.models),
+                                       ("mine_exemplars", self.mine_exemplars.kinds, self.mine_exemplars.models)):
+            for j, kind in enumerate(kinds):
+                if not is_latent(kind):
+                    continue
+                if kind not in latent_kinds:
+                    errors.append(((section, *(("select",) if section == "optimize_features" else ()), "kinds", j),
+                                   f"{kind!r}: no SAE is trained on a {kind[:-len(LATENT)]} site; add one to "
+                                   "sae.sites, or remove the kind"))
+                for i, k in enumerate(models):
+                    if k not in self.sae.models:
+                        errors.append(((section, "models", i), f"{k!r} has no SAE for the latent kind {kind!r}; add "
+                                       "it to sae.models, or remove the kind"))
         for k in opt.per_model:
             if k not in self.models:
                 errors.append((("optimize_features", "per_model", k), f"not a model key; have: {keys}"))

@@ -31,32 +31,49 @@ class SAEScores:
                 "dense_fraction": self.dense_fraction, "tokens": self.tokens}
 
 
-@torch.no_grad()
+class ScoreSums:
+    """The sums behind SAEScores, added to one batch of held-out tokens at a time (an accumulator of a pass)."""
+
+    def __init__(self, sae: SparseAutoencoder):
+        self.sae = sae
+        d = sae.input_dim
+        self.acc = torch.zeros(3 + 2 * d + sae.width, dtype=torch.float64, device=sae.W_dec.device)
+
+    @torch.no_grad()
+    def add(self, x: Tensor) -> None:
+        """Count the tokens x (..., d)."""
+        sae, d, acc = self.sae, self.sae.input_dim, self.acc
+        x = x.to(acc.device, torch.float32).reshape(-1, d)
+        z = sae.encode(x)
+        on = z > 0
+        acc[0] += x.shape[0]
+        acc[1] += (x - sae.decode(z).float()).double().square().sum()
+        acc[2] += on.sum()
+        acc[3:3 + d] += x.double().sum(0)
+        acc[3 + d:3 + 2 * d] += x.double().square().sum(0)
+        acc[3 + 2 * d:] += on.sum(0)
+
+    def result(self, ctx: Context | None = None, dense_threshold: float = DENSE_FRACTION) -> SAEScores:
+        """The scores of every token counted, over all ranks."""
+        d = self.sae.input_dim
+        acc = all_sum(self.acc, ctx or context()).cpu()
+        n, sse, nnz = acc[0].item(), acc[1].item(), acc[2].item()
+        sum_x, sum_x2, fires = acc[3:3 + d], acc[3 + d:3 + 2 * d], acc[3 + 2 * d:]
+        sst = float((sum_x2 - sum_x.square() / max(n, 1.0)).sum())
+        rate = fires / max(n, 1.0)
+        return SAEScores(r2=1.0 - sse / sst if sst > 0 else float("nan"), l0=nnz / max(n, 1.0),
+                         dead_fraction=float((fires == 0).double().mean()),
+                         dense_fraction=float((rate > dense_threshold).double().mean()), tokens=int(n),
+                         fire_rate=rate.float())
+
+
 def evaluate(sae: SparseAutoencoder, batches: Tensor | Iterable[Tensor], ctx: Context | None = None,
              dense_threshold: float = DENSE_FRACTION) -> SAEScores:
     """The scores of `sae` (inference sparsity) on held-out tokens: one (..., d) tensor or an iterable of them.
 
     Under torch.distributed each rank passes its share; the sums are merged so every rank gets the scores of
     all the tokens."""
-    ctx = ctx or context()
-    d, dev = sae.input_dim, sae.W_dec.device
-    acc = torch.zeros(3 + 2 * d + sae.width, dtype=torch.float64, device=dev)  # n, sse, nnz, Σx, Σx², fires
+    sums = ScoreSums(sae)
     for x in ([batches] if isinstance(batches, Tensor) else batches):
-        x = x.to(dev, torch.float32).reshape(-1, d)
-        z = sae.encode(x)
-        on = z > 0
-        acc[0] += x.shape[0]
-        acc[1] += (x - sae.decode(z)).double().square().sum()
-        acc[2] += on.sum()
-        acc[3:3 + d] += x.double().sum(0)
-        acc[3 + d:3 + 2 * d] += x.double().square().sum(0)
-        acc[3 + 2 * d:] += on.sum(0)
-    acc = all_sum(acc, ctx).cpu()
-    n, sse, nnz = acc[0].item(), acc[1].item(), acc[2].item()
-    sum_x, sum_x2, fires = acc[3:3 + d], acc[3 + d:3 + 2 * d], acc[3 + 2 * d:]
-    sst = float((sum_x2 - sum_x.square() / max(n, 1.0)).sum())
-    rate = fires / max(n, 1.0)
-    return SAEScores(r2=1.0 - sse / sst if sst > 0 else float("nan"), l0=nnz / max(n, 1.0),
-                     dead_fraction=float((fires == 0).double().mean()),
-                     dense_fraction=float((rate > dense_threshold).double().mean()), tokens=int(n),
-                     fire_rate=rate.float())
+        sums.add(x)
+    return sums.result(ctx, dense_threshold)

@@ -1,13 +1,15 @@
 """The settings of one sparse autoencoder and its training; also the `sae` section of params.yaml."""
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from vitviz.core.errors import ConfigError
+from vitviz.core.settings import Split, Strict
 
 Sparsity = Literal["topk", "batchtopk"]
 TokensKind = Literal["patch", "all"]
@@ -78,3 +80,32 @@ class SAESettings:
                           "lower aux_k or leave it null")
         if errors:
             raise ConfigError(errors, source)
+
+
+class SAEConfig(Strict):
+    """Section `sae` (ours): a sparse autoencoder per site of each model listed, trained on a split streamed through
+    the model, scored on another; its latents are then sites `<site>.sae` for every stage that takes sites."""
+    models: list[str] = Field(default_factory=list, description="model keys that get SAEs (transformers only)")
+    sites: list[str] = Field(default_factory=lambda: ["blocks.3.ffn"], min_length=1,
+                             description="the sites the SAEs read: blocks.<l>.resid (the residual stream after block "
+                             "l), blocks.<l>.ffn or blocks.<l>.attn.in")
+    split: Split = Field("train", description="the tokens the SAEs train on")
+    eval_split: Split = Field("val", description="held-out tokens for R^2, L0, dead and dense fractions, and the "
+                              "model's top-1 with the reconstruction spliced in")
+    eval_limit: int = Field(0, ge=0, description="images of eval_split; 0: all")
+    compare: int = Field(4, ge=0, description="per SAE site: this many of the site's own channels and of its latents "
+                         "are visualised (chosen by optimize_features.select.rule) and scored, for the comparison "
+                         "of neurons with dictionary features")
+    train: SAESettings = Field(default_factory=lambda: SAESettings(
+        expansion=2, k=16, dead_tokens=50_000, lr=1e-3, warmup_steps=10, tokens=256_000),
+        description="the SAE and its training (the library's SAESettings)")
+    device: str = Field("auto", description="auto, cpu or cuda[:i]")
+
+    @field_validator("sites")
+    @classmethod
+    def _sae_sites(cls, v: list[str]) -> list[str]:
+        bad = [s for s in v if not re.fullmatch(r"blocks\.\d+\.(ffn|resid|attn\.in)", s)]
+        if bad:
+            raise PydanticCustomError("sae_site", "{bad} cannot have an SAE; allowed: blocks.<l>.ffn, "
+                                      "blocks.<l>.resid or blocks.<l>.attn.in", {"bad": ", ".join(map(repr, bad))})
+        return v

@@ -62,3 +62,12 @@ def load_sae(path: str | Path, device: str | torch.device = "cpu") -> SavedSAE:
         raise CheckpointError(f"{path}: not a readable SAE ({first}); train it again") from None
     return SavedSAE(sae.to(device).eval().requires_grad_(False), str(config["site"]),
                     dict(config.get("provenance") or {}))
+
+
+def load_saes(folder: str | Path, device: str | torch.device = "cpu") -> dict[str, SparseAutoencoder]:
+    """Every SAE saved in the subfolders of `folder` (one per site), by the name of the site it reads."""
+    out = {}
+    for sub in sorted(p for p in Path(folder).iterdir() if (p / CONFIG).is_file()):
+        saved = load_sae(sub, device)
+        out[saved.site] = saved.sae
+    return out

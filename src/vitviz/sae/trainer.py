@@ -51,6 +51,7 @@ class SAETrainer:
         # training tokens since each latent last fired (global over ranks)
         self.since_fired = torch.zeros(sae.width, dtype=torch.long, device=self.device)
 
+    @torch.enable_grad()     # also inside a pass run without gradients (the streaming pass)
     def step(self, tokens: Tensor) -> dict[str, float]:
         """One optimisation step on this rank's share (n, d) of a global batch; the step's global metrics.
 

@@ -130,6 +130,12 @@ def read_images(features_dir: str | Path, names: list[str]) -> dict[str, np.ndar
     return {n: np.array(Image.open(Path(features_dir) / n).convert("RGB")) for n in names}
 
 
-def select_scored(features: pd.DataFrame, per_site: int | None) -> pd.DataFrame:
-    """The features to score: the first `per_site` of each site in features.csv order (all when None)."""
-    return features if per_site is None else features.groupby("site", sort=False).head(per_site)
+def select_scored(features: pd.DataFrame, per_site: int | None, sites: dict[str, int] | None = None
+                  ) -> pd.DataFrame:
+    """The features to score: the first `per_site` of each site in features.csv order (all when None), and the first
+    `sites[name]` of the sites that `sites` names."""
+    if per_site is None and not sites:
+        return features
+    rank = features.groupby("site", sort=False).cumcount()
+    limit = features["site"].map(lambda s: (sites or {}).get(s, per_site if per_site is not None else len(features)))
+    return features[rank < limit]

@@ -71,7 +71,7 @@ def objectives(outputs: dict[str, list[torch.Tensor]], groups: list[TargetGroup]
     features = sum(len(g.rows) for g in groups)
     out = torch.zeros(features, device=groups[0].rows.device)   # feature_objective is fp32
     for g in groups:
-        tok = g.site.patch_tokens(outputs[g.site.module], features * copies)
+        tok = g.site.patch_tokens(outputs[g.site.module], features * copies, objective=True)
         if g.every_row:   # one group holding every row, in order: no copy of the tokens (nor of their gradient)
             return feature_objective(tok, g.channels, copies, reduce)
         tok = tok.reshape(features, copies, *tok.shape[1:]).index_select(0, g.rows).flatten(0, 1)

@@ -5,6 +5,7 @@ import logging
 
 import torch
 
+from vitviz.activations.kinds import LATENT, is_latent
 from vitviz.activations.mean import Mean
 from vitviz.activations.sites import Site, list_sites, resolve
 from vitviz.activations.stream import stream
@@ -21,7 +22,8 @@ def candidate_sites(loaded: LoadedModel, kinds: list[str], layers: list[int] | N
     """Sites of the given kinds at the given layers (all layers when None), in execution order."""
     out = []
     for s in list_sites(loaded.model).values():
-        allowed = layers if (s.kind == "ffn" or attn_layers is None) else attn_layers
+        allowed = attn_layers if (s.kind.startswith("attn.") and not is_latent(s.kind)
+                                  and attn_layers is not None) else layers
         if s.kind in kinds and (allowed is None or s.layer in allowed):
             out.append(s)
     return out
@@ -34,6 +36,22 @@ def mean_activations(loaded: LoadedModel, sites: list[Site], index: DatasetIndex
     stream(loaded, index, split, spread_rows(len(index.split(split)), limit), [acc], batch_size, device,
            f"rank features {loaded.key}")
     return acc.means
+
+
+def comparison_targets(loaded: LoadedModel, sae_sites: list[str], per_site: int, rule: str,
+                       index: DatasetIndex | None, split: str, limit: int, seed: int,
+                       device: str | torch.device = "cpu") -> list[Target]:
+    """For each site with an SAE, `per_site` of its own channels and `per_site` of its SAE's latents, chosen by the
+    same rule (the matched sets behind the neurons-against-latents comparison)."""
+    sites = list_sites(loaded.model)
+    out: list[Target] = []
+    for name in sae_sites:
+        base, latent = sites[name], sites.get(f"{name}{LATENT}")
+        if latent is None:
+            continue
+        out += select_targets(loaded, rule, [base.kind, latent.kind], [base.layer], per_site, index=index,
+                              split=split, limit=limit, seed=seed, device=device)
+    return out
 
 
 def top_channels(values: torch.Tensor, k: int) -> list[int]:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from vitviz.activations.kinds import KINDS, Kind
+from vitviz.activations.kinds import KINDS, Kind, is_latent
 from vitviz.core.settings import FeatureIndex, NonNegative, Split, Strict
 
 Unit = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -58,7 +58,9 @@ class SelectConfig(Strict):
         "top_mean", description="top_mean: highest mean activation over a split; random: seeded; explicit: listed; "
                                 "all: every channel of the sites (resumable: finished features are kept)")
     per_layer: int = Field(2, ge=1, description="features per (layer, kind) for top_mean and random")
-    kinds: list[Kind] = Field(default_factory=lambda: list(KINDS))
+    kinds: list[Kind] = Field(default_factory=lambda: [k for k in KINDS if k.startswith(("ffn", "attn")) and not
+                                                       is_latent(k)],
+                              description="kinds of site to visualise; an SAE's latents: the sae section")
     layers: list[int] | None = Field(None, description="layers to use; null means every layer")
     attn_layers: list[int] | None = Field(default_factory=lambda: [0, 5],
                                           description="layers for the attention kinds; null means `layers`")
