@@ -4,7 +4,9 @@ from vitviz.pipeline.stage import model_stage
 from vitviz.token_mixing.settings import AppendixFConfig
 from vitviz.core.runner import main_process, run
 from vitviz.exemplars.store import read_exemplars
-from vitviz.token_mixing.appendix_f import BOOTSTRAP, LEVEL, appendix_f_for_model
+from vitviz.stats.curves import FLAT_TOLERANCE, MIN_CURVES, N_BOOT
+from vitviz.stats.intervals import LEVEL
+from vitviz.token_mixing.appendix_f import appendix_f_for_model
 
 
 def main() -> dict | None:
@@ -21,8 +23,8 @@ def main() -> dict | None:
         used.to_csv(tmp / "features.csv", index=False)
         write_json(tmp / "appendix_f.json", {"model": args.key, "threshold": cfg.threshold,
                                              "features_per_layer": cfg.features_per_layer,
-                                             "bootstrap": {"resamples": BOOTSTRAP, "level": LEVEL,
-                                                           "unit": "feature"},
+                                             "flat_tolerance": FLAT_TOLERANCE, "min_curves": MIN_CURVES,
+                                             "band": {"resamples": N_BOOT, "level": LEVEL, "unit": "feature"},
                                              "skipped_no_active": skipped, "layers": summary})
     return {"key": args.key, "curves": len(curves), "features": len(used)}
 

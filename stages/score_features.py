@@ -1,4 +1,6 @@
 """Stage score_features@<key>: activation ratio, selectivity, MIS and seed agreement of every visualised feature."""
+from pathlib import Path
+
 from PIL import Image
 
 from vitviz.core.atomic import atomic_path, write_json
@@ -34,19 +36,24 @@ def main() -> dict | None:
     if not main_process():
         return None
     with atomic_path(args.out) as tmp:
-        for sub, imgs in (("images_min", result.min_images), ("images_seed2", result.second_images)):
-            for name, im in imgs.items():
-                path = tmp / sub / name.split("/", 1)[-1]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(im).save(path)
+        for sub, tag, imgs in (("images_min", "m", result.min_images), ("images_max", "s", result.more_images)):
+            for name, ims in imgs.items():
+                stem = Path(name).stem
+                for j, im in enumerate(ims, start=1 if sub == "images_min" else 2):
+                    path = tmp / sub / f"{stem}_{tag}{j}.png"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(im).save(path)
         tmp.mkdir(parents=True, exist_ok=True)
         result.scores.to_csv(tmp / "scores.csv", index=False)
-        aggregate(result.scores, cfg.bootstrap, cfg.seed).to_csv(tmp / "aggregates.csv", index=False)
+        result.tasks.to_csv(tmp / "tasks.csv", index=False)
+        aggregate(result.scores, cfg.tasks).to_csv(tmp / "aggregates.csv", index=False)
         write_json(tmp / "scores.json", {"model": args.key, "similarity": cfg.similarity, "split": cfg.split,
                                          "images": result.images, "skipped": result.skipped, "tasks": cfg.tasks,
-                                         "k": cfg.k, "quantile": cfg.quantile, "alpha": cfg.alpha,
-                                         "seed_agreement": cfg.seed_agreement, "fail_ratio": cfg.fail_ratio,
-                                         "scored": len(result.scores), "visualised": len(features)})
+                                         "k": cfg.k, "k_visualization": cfg.k, "k_natural": cfg.k,
+                                         "quantile": cfg.quantile, "alpha": cfg.alpha,
+                                         "seed_agreement": cfg.seed_agreement or cfg.k > 1,
+                                         "fail_ratio": cfg.fail_ratio, "scored": len(result.scores),
+                                         "visualised": len(features)})
     return {"key": args.key, "scored": len(result.scores), "visualised": len(features)}
 
 

@@ -1,4 +1,5 @@
-"""Appendix F over sampled FFN features: seeded sampling from the mined exemplars, and the bootstrap on R²."""
+"""Appendix F over sampled FFN features: seeded sampling from the mined exemplars, and the distance of each
+feature's curve from proportional loss (y = 1 - x), against known answers."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,47 +7,40 @@ import torch
 
 from vitviz.exemplars.store import Exemplars
 from vitviz.report.plot_data import feature_mean_curve
-from vitviz.token_mixing.appendix_f import appendix_f_for_model, block_r2, sample_features
+from vitviz.token_mixing.appendix_f import appendix_f_for_model, sample_features, summarize
 
 FRACTIONS = np.linspace(0, 1, 11)
 
 
-def curves(slope_noise: list[tuple[float, float]], repeats: int, rng) -> pd.DataFrame:
-    """Curves y = 1 + slope * x + N(0, noise) for one feature per (slope, noise), `repeats` draws per fraction."""
-    rows = [{"feature": f, "fraction": x, "count_ratio": 1 + b * x + rng.normal(0, s) if s else 1 + b * x}
-            for f, (b, s) in enumerate(slope_noise) for x in FRACTIONS for _ in range(repeats)]
-    return pd.DataFrame(rows)
+def planted(shapes: dict[int, list], layer: int = 0) -> pd.DataFrame:
+    """Long curves rows for features f with count and sum ratios y = shape(x) on the 11-point grid."""
+    return pd.DataFrame([{"layer": layer, "feature": f, "fraction": x, "count_ratio": fn(x), "sum_ratio": fn(x)}
+                         for f, fns in shapes.items() for fn in fns for x in FRACTIONS])
 
 
-def r2_by_polyfit(df: pd.DataFrame) -> float:
-    x, y = df["fraction"].to_numpy(), df["count_ratio"].to_numpy()
-    res = y - np.polyval(np.polyfit(x, y, 1), x)
-    return 1 - (res ** 2).sum() / ((y - y.mean()) ** 2).sum()
+def test_proportional_loss_is_distance_zero_and_a_step_is_far_from_it():
+    """Known answers: six exactly local features (y = 1 - x) lie on the line; six global ones that keep their
+    activation until every active patch is gone (a step) are 4.5/11 from it on average; flat ones are apart."""
+    local = planted({f: [lambda x: 1 - x] for f in range(6)}, layer=0)
+    step = planted({f: [lambda x: 1.0 if x < 1 else 0.0] for f in range(6)}, layer=1)
+    flat = planted({10 + f: [lambda x: 1.0] for f in range(3)}, layer=1)
+    rows = {r["layer"]: r for r in summarize(pd.concat([local, step, flat]), {1: 2})}
+    assert rows[0]["count"]["distance"][0] == pytest.approx(0.0, abs=1e-12)
+    assert rows[0]["count"]["features"] == 6 and rows[0]["count"]["flat"] == 0 and rows[0]["skipped"] == 0
+    assert rows[1]["count"]["distance"][0] == pytest.approx(4.5 / 11)
+    assert rows[1]["count"]["features"] == 6 and rows[1]["count"]["flat"] == 3 and rows[1]["skipped"] == 2
+    lo, hi = rows[1]["count"]["distance"][1:]
+    assert lo == pytest.approx(4.5 / 11) and hi == pytest.approx(4.5 / 11)   # six identical curves: no spread
 
 
-def test_exactly_linear_curves_have_r2_one_and_a_zero_width_interval():
-    df = curves([(-1.0, 0.0)] * 20, 3, np.random.default_rng(0))
-    r2, lo, hi = block_r2(df, "count_ratio")
-    assert r2 == pytest.approx(1.0) and lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
-
-
-def test_point_estimate_is_the_pooled_line_fit():
-    df = curves([(-1.0, 0.2), (-0.5, 0.1), (-1.5, 0.3)], 2, np.random.default_rng(1))
-    assert block_r2(df, "count_ratio")[0] == pytest.approx(r2_by_polyfit(df), abs=1e-9)
-
-
-def test_noisy_curves_interval_covers_the_population_r2():
-    # population R² = b² var(x) / (b² var(x) + σ²), var(x) = 0.1 over the 11 fractions: 0.1 / (0.1 + 0.09)
-    truth = 0.1 / (0.1 + 0.3 ** 2)
-    rng = np.random.default_rng(2)
-    covered, widths = 0, []
-    for trial in range(60):
-        r2, lo, hi = block_r2(curves([(-1.0, 0.3)] * 50, 3, rng), "count_ratio", n_boot=400, seed=trial)
-        assert lo <= r2 <= hi
-        covered += lo <= truth <= hi
-        widths.append(hi - lo)
-    assert covered >= 50  # nominal 95%: 57 of 60 expected
-    assert 0 < np.mean(widths) < 0.2
+def test_lines_of_other_slopes_are_judged_against_proportional_loss_not_each_other():
+    """Two exactly linear families, slopes 1 and 0.2 (a pooled R^2 scored them 0.39 together): each is a straight
+    line (residual 0) and the slope tells them apart; the distance is that of each line from 1 - x."""
+    rows = summarize(planted({f: [(lambda x: 1 - x) if f % 2 else (lambda x: 1 - 0.2 * x)] for f in range(10)}))
+    c = rows[0]["count"]
+    assert c["residual"][0] == pytest.approx(0.0, abs=1e-12)
+    assert c["slope"][0] == pytest.approx(0.6)                               # the mean of 1 and 0.2
+    assert c["distance"][0] == pytest.approx(0.5 * 0.8 * np.mean(FRACTIONS))  # half the features at 0.8 x
 
 
 def fake_exemplars(n_ffn: int = 10) -> Exemplars:
@@ -98,5 +92,6 @@ def test_appendix_f_for_model_uses_sampled_mined_features(tiny_loaded, tiny_inde
     assert set(zip(curves_["layer"], curves_["feature"])) <= set(zip(used["layer"], used["feature"]))
     for _, r in used.iterrows():  # the exemplar used is the feature's top mined one
         assert int(r["exemplars"]) == ex.top(r["site"], int(r["feature"]))[0][0]
-    for row in summary:
-        assert row["features"] <= 3 and {"r2_count_lo", "r2_count_hi", "r2_sum_lo", "r2_sum_hi"} <= set(row)
+    for row in summary:   # every sampled feature with an active patch enters the figure or is counted flat
+        entered = used[(used["layer"] == row["layer"]) & used["curves"]]
+        assert row["count"]["features"] + row["count"]["flat"] == len(entered) <= 3

@@ -56,7 +56,8 @@ def test_labels_embed_the_crop_around_the_peak(tiny_index, make_clip_loaded):
     table = concept_labels(lm, res, tiny_index, vocab, top=2, batch_size=4, maps=maps, region=0.5)
     lm.model.encode_image = encode
     assert list(table.columns) == ["site", "feature", "label_1", "score_1", "label_2", "score_2", "margin"]
-    assert sum(len(x) for x in seen) == res.indices.shape[1]  # one crop per (feature, exemplar)
+    n_val = len(tiny_index.split("val"))
+    assert sum(len(x) for x in seen) == res.indices.shape[1] + n_val  # one crop per (feature, exemplar); references
     # independently: feature 0's exemplar, its bottom-right quarter resized to the input, through the image tower
     from vitviz.activations.loader import batches
     row = int(res.indices[0, 0])
@@ -68,7 +69,12 @@ def test_labels_embed_the_crop_around_the_peak(tiny_index, make_clip_loaded):
         e = F.normalize(encode(want).float(), dim=-1)
         tok = open_clip.get_tokenizer(lm.spec.name)
         t = F.normalize(lm.model.encode_text(tok([f"a photo of {w}." for w in vocab])).float(), dim=-1)
-    sims = (e @ t.T)[0]
+        # each prompt's baseline: its mean cosine over the centred half-size crops of the split's images
+        xs = next(iter(batches(lm, tiny_index, "val", list(range(n_val)), n_val, "cpu"))).x
+        refs = F.interpolate(xs[:, :, H // 4:H // 4 + H // 2, W // 4:W // 4 + W // 2], size=(H, W), mode="bicubic",
+                             align_corners=False, antialias=True)
+        baseline = (F.normalize(encode(refs).float(), dim=-1) @ t.T).mean(0)
+    sims = (e @ t.T)[0] - baseline
     best = sims.topk(2)
     assert table.loc[0, "label_1"] == vocab[int(best.indices[0])]
     assert table.loc[0, "score_1"] == pytest.approx(float(best.values[0]), abs=2e-4)

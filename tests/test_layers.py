@@ -8,7 +8,7 @@ from import_graph import SRC, _imported_names
 
 # Bottom to top. Packages in one layer may not import each other.
 LAYERS = [
-    ["core"],                                     # errors, settings, runtime, threads, distributed, atomic, runner
+    ["core", "stats"],                            # errors, settings, runtime, threads, ...; statistics (numpy only)
     ["data"],                                     # the dataset: ImageNet layouts, the synthetic look-alike, rows
     ["models"],                                   # specs, weights, fetching, transforms
     ["activations"],                              # sites, hooks, batches, the streaming pass and its accumulators

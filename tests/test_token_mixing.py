@@ -5,7 +5,7 @@ import timm
 import torch
 
 from conftest import tiny_vit
-from vitviz.token_mixing.appendix_f import blackout, linearity
+from vitviz.token_mixing.appendix_f import blackout
 from vitviz.token_mixing.probes import cls_probe_error, embed, head_logits, isolating_cls_logits, run_probes
 
 
@@ -84,10 +84,3 @@ def test_blackout_touches_exactly_the_intended_pixels():
     want[..., 4:8, 0:4] = 0
     want[..., 4:8, 8:12] = 0
     assert torch.equal(out, want)
-
-
-def test_linearity_score():
-    line = pd.DataFrame({"fraction": [0, 0.5, 1.0], "y": [1.0, 0.5, 0.0]})
-    assert linearity(line, "y") == pytest.approx(1.0)
-    curve = pd.DataFrame({"fraction": [0, 0.25, 0.5, 0.75, 1.0], "y": [1.0, 1.0, 1.0, 1.0, 0.0]})
-    assert linearity(curve, "y") == pytest.approx(0.5)

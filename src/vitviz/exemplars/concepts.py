@@ -3,9 +3,11 @@
 Our extension, after CLIP-Dissect: for an open_clip model, each feature is described by the part of its top
 exemplars where it fires: a square crop (side `region` of the input) centred on the peak patch of the
 feature's stored activation map on that exemplar, resized to the input and embedded with the image tower.
-The mean of those normalised embeddings is compared by cosine with the text embeddings of the vocabulary's
-prompts (ImageNet class names and a shipped list of common words), and the best prompts are the feature's
-labels, with the best one's margin over the next. Exemplars without a stored map (beyond maps_top, or a site
+A prompt's score for a feature is its mean cosine over those crops minus its mean cosine over reference crops
+(the same region, centred, of a sample of the split): raw cosine favours prompts close to every image, which
+would win every feature (vitviz.stats.concepts). The vocabulary is the prompts of ImageNet class names and a
+shipped list of common words, without function words; the best prompts are the feature's labels, with the best
+one's margin over the next. Exemplars without a stored map (beyond maps_top, or a site
 without a patch grid) are embedded whole. Crops are made and embedded batch by batch and only per-feature
 sums of embeddings are kept (bounded memory).
 """
@@ -17,14 +19,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from vitviz.data.rows import spread_rows
+from vitviz.stats.concepts import content_words, prompt_baseline
+
 
 def default_vocabulary() -> list[str]:
-    """ImageNet class names (the first synonym of each) plus the shipped common nouns, adjectives, prepositions."""
+    """ImageNet class names (the first synonym of each) plus the shipped common words, without function words."""
     from timm.data import ImageNetInfo
     names = [d.split(",")[0].strip() for d in ImageNetInfo().label_descriptions()]
     words = resources.files("vitviz").joinpath("exemplars/vocab/common_words.txt").read_text().splitlines()
     words = [w.strip() for w in words if w.strip() and not w.startswith("#")]
-    return list(dict.fromkeys(names + words))
+    return content_words(list(dict.fromkeys(names + words)))
 
 
 def load_vocabulary(spec: str) -> list[str]:
@@ -35,10 +40,13 @@ def load_vocabulary(spec: str) -> list[str]:
     return list(dict.fromkeys(w.strip() for w in lines if w.strip() and not w.startswith("#")))
 
 
-def label_features(image_emb: torch.Tensor, text_emb: torch.Tensor, vocab: list[str], top: int = 3
-                   ) -> list[list[tuple[str, float]]]:
-    """For per-feature image embeddings (F, D) and prompt embeddings (V, D): the `top` prompts by cosine."""
-    sims = F.normalize(image_emb.float(), dim=-1) @ F.normalize(text_emb.float(), dim=-1).T
+def label_features(mean_emb: torch.Tensor, text_emb: torch.Tensor, vocab: list[str], top: int = 3,
+                   baseline: torch.Tensor | None = None) -> list[list[tuple[str, float]]]:
+    """For per-feature means of normalised image embeddings (F, D) (so that a dot product is the mean cosine) and
+    prompt embeddings (V, D): the `top` prompts by mean cosine minus each prompt's `baseline` (V,)."""
+    sims = mean_emb.float() @ F.normalize(text_emb.float(), dim=-1).T
+    if baseline is not None:
+        sims = sims - baseline.float()
     vals, idx = sims.topk(min(top, len(vocab)), dim=1)
     return [[(vocab[j], float(v)) for j, v in zip(ri.tolist(), rv.tolist())] for ri, rv in zip(idx, vals)]
 
@@ -52,6 +60,16 @@ def text_embeddings(model, tokenizer, vocab: list[str], template: str = "a photo
         tokens = tokenizer([template.format(w) for w in vocab[i:i + batch]])
         out.append(F.normalize(model.encode_text(tokens.to(next(model.parameters()).device)).float(), dim=-1))
     return torch.cat(out).cpu()
+
+
+REFERENCES = 256      # images of the split whose crops set each prompt's baseline
+
+
+def centre_box(size: tuple[int, int], region: float) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the centred square crop of side `region` * the input side."""
+    H, W = size
+    h, w = max(1, round(region * H)), max(1, round(region * W))
+    return (H - h) // 2, (W - w) // 2, h, w
 
 
 def peak_box(amap: torch.Tensor, size: tuple[int, int], region: float) -> tuple[int, int, int, int]:
@@ -133,19 +151,29 @@ def concept_labels(loaded, result, index, vocab: list[str], template: str = "a p
                         crops, cols = [], []
             if crops:
                 embed(crops, cols)
+        # the reference crops: the same region, centred, of a sample of the split
+        ref = []
+        for b in batches(loaded, index, result.split, spread_rows(len(index.split(result.split)), REFERENCES),
+                         batch_size, dev, desc=f"concept references {loaded.key}"):
+            crops = [x if region >= 1 else crop_resized(x, centre_box(tuple(x.shape[-2:]), region)) for x in b.x]
+            if crops:
+                with loaded.autocast(dev):
+                    ref.append(F.normalize(model.encode_image(torch.stack(crops)).float(), dim=-1).cpu())
         with loaded.autocast(dev):
             text = text_embeddings(model, open_clip.get_tokenizer(loaded.spec.name), vocab, template)
     if sums is None:
         sums = torch.zeros(result.indices.shape[1], text.shape[1])
-    feats = F.normalize(sums / counts.clamp(min=1)[:, None], dim=-1)  # zeros for a feature without exemplars
-    labels = label_features(feats, text, vocab, max(top, 2))
+    baseline = torch.as_tensor(prompt_baseline(torch.cat(ref).numpy(), text.numpy()), dtype=torch.float32) \
+        if ref else None
+    feats = sums / counts.clamp(min=1)[:, None]   # mean of normalised embeddings (zeros without exemplars)
+    labels = label_features(feats, text, vocab, max(top, 2), baseline)
     out, col = [], 0
     for s in result.sites:
         for f in range(s.channels):
             rec = {"site": s.name, "feature": f}
             for j, (w, v) in enumerate(labels[col][:top], start=1):
                 rec[f"label_{j}"], rec[f"score_{j}"] = w, round(v, 4)
-            # the best label's lead over the next one (cosine); 0 when the vocabulary has one entry
+            # the best label's lead over the next one (baselined scores); 0 when the vocabulary has one entry
             rec["margin"] = round(labels[col][0][1] - labels[col][1][1], 4) if len(labels[col]) > 1 else 0.0
             out.append(rec)
             col += 1

@@ -57,7 +57,7 @@ def tokens_per_image(loaded: LoadedModel, site: Site, kind: str, device: torch.d
     size = loaded.spec.input_size
     with Recorder(loaded.model, [site.module], stop_after=site.block) as rec:
         out = rec.run(image_forward(loaded.model), torch.zeros(1, *size, device=device))
-    return site.patch_tokens(out[site.module], 1, prefix=kind == "all").shape[1]
+        return site.patch_tokens(out[site.module], 1, prefix=kind == "all").shape[1]
 
 
 def training_rows(n: int, images: int, seed: int) -> list[int]:

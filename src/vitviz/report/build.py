@@ -17,6 +17,7 @@ from vitviz.report.features_section import features_section
 from vitviz.report.plot_data import write_plot_data
 from vitviz.report.robustness_section import robustness_section
 from vitviz.report.skips_section import skips_section
+from vitviz.report.sae_section import sae_section
 from vitviz.report.scores_section import scores_section
 from vitviz.report.token_mixing_section import token_mixing_section
 from vitviz.report.sections import dataset_section, models_section, provenance_section
@@ -52,6 +53,7 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
             models_section(params, data_dir / "models", tmp, metrics),
             features_section(params, data_dir / "features", tmp, metrics),
             scores_section(params, data_dir, tmp, metrics),
+            sae_section(params, data_dir, tmp, metrics),
             exemplars_section(params, index, data_dir, tmp, metrics),
             token_mixing_section(params, data_dir, tmp, metrics),
             robustness_section(params, index, data_dir, tmp, metrics),

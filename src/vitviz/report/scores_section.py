@@ -10,30 +10,36 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from vitviz.activations.kinds import KINDS  # noqa: E402
 from vitviz.report.document import Bullets, Figure, Para, Section, Table  # noqa: E402
 from vitviz.report.figures import save  # noqa: E402
+from vitviz.stats.intervals import MIN_FEATURES  # noqa: E402
+from vitviz.stats.permutation import paired_comparison, unpaired_comparison  # noqa: E402
+from vitviz.stats.verdicts import comparison_sentence  # noqa: E402
 
 if TYPE_CHECKING:
     from vitviz.pipeline.params import Params
 
-SHOWN = {"mis_visualization": "MIS visualisation", "mis_natural": "MIS natural exemplars",
-         "activation_ratio": "activation ratio", "selectivity_z": "selectivity z", "seed_margin": "seed margin"}
+SHOWN = {"mis_visualization": "2-AFC, visualisations", "mis_natural": "2-AFC, natural exemplars",
+         "activation_ratio": "activation ratio", "selectivity": "selectivity", "seed_margin": "seed margin"}
 
 
 def _ci(row: pd.Series, col: str) -> str:
-    m, lo, hi = row.get(col), row.get(f"{col}_lo"), row.get(f"{col}_hi")
-    return "n/a" if m is None or m != m else f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
+    m, lo, hi, n = row.get(col), row.get(f"{col}_lo"), row.get(f"{col}_hi"), row.get(f"{col}_n")
+    if m is None or m != m:
+        return "n/a"
+    if lo != lo:
+        return f"{m:.2f}, too few features (n = {int(n)})"
+    return f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def _table(agg: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in agg.iterrows():
         rows.append({"kind": r["kind"], "layer": "all" if r["layer"] < 0 else int(r["layer"]),
-                     "features": int(r["features"]), **{name: _ci(r, col) for col, name in SHOWN.items()}})
+                     "features": int(r["features"]), **{name: _ci(r, col) for col, name in SHOWN.items() if col in r}})
     return pd.DataFrame(rows)
 
 
@@ -48,40 +54,26 @@ def _mis_plot(agg: pd.DataFrame, path: Path, title: str) -> None:
                         color=line.get_color())
         ax.plot(g["layer"], g["mis_natural"], ls="--", color=line.get_color(), alpha=0.6)
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="block", ylabel="MIS", ylim=(0, 1.02), title=title)
+    ax.set(xlabel="block", ylabel="2-AFC accuracy", ylim=(0, 1.02), title=title)
     ax.legend(fontsize=7, ncol=3)
     save(fig, path)
 
 
-def verdict(scores: pd.DataFrame, agg: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> list[str]:
-    """Sentences that the numbers support: FFN against each attention kind, visualisations against exemplars."""
+def verdict(scores: pd.DataFrame, k: int, seed: int = 0) -> list[str]:
+    """Sentences the tests support: FFN against each attention kind (a permutation test over features), and the
+    visualisations against natural exemplars on the same features (a sign-flip test); hedged otherwise."""
     out = []
-    kinds = agg[agg["layer"] < 0].set_index("kind")
-    if "ffn" in kinds.index:
-        f = kinds.loc["ffn"]
-        for kind in KINDS[1:]:
-            if kind not in kinds.index:
-                continue
-            o = kinds.loc[kind]
-            if f["mis_visualization_lo"] > o["mis_visualization_hi"]:
-                word = "higher than"
-            elif f["mis_visualization_hi"] < o["mis_visualization_lo"]:
-                word = "lower than"
-            else:
-                word = "not distinguishable (overlapping 95% intervals) from"
-            out.append(f"Visualisation MIS of FFN features ({_ci(f, 'mis_visualization')}) is {word} that of "
-                       f"{kind} ({_ci(o, 'mis_visualization')}).")
-    d = (scores["mis_visualization"] - scores["mis_natural"]).to_numpy(dtype=float)
-    d = d[~np.isnan(d)]
-    if len(d):
-        rng = np.random.default_rng(seed)
-        means = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
-        lo, hi = np.percentile(means, [2.5, 97.5])
-        side = ("natural exemplars explain the features better than the visualisations" if hi < 0 else
-                "the visualisations explain the features better than natural exemplars" if lo > 0 else
-                "visualisations and natural exemplars are not distinguishable")
-        out.append(f"Over all {len(d)} scored features, MIS(visualisation) - MIS(natural) = {d.mean():+.2f} "
-                   f"[{lo:+.2f}, {hi:+.2f}]: {side}.")
+    kinds = [k_ for k_ in KINDS if k_ in set(scores["kind"])]
+    ffn = scores[scores["kind"] == "ffn"]["mis_visualization"]
+    for kind in kinds:
+        if kind == "ffn" or not kind.startswith("attn"):
+            continue
+        other = scores[scores["kind"] == kind]["mis_visualization"]
+        c = unpaired_comparison(ffn, other, seed=seed)
+        out.append(comparison_sentence(c, "FFN features", f"{kind} features", "The 2-AFC accuracy with visualisations"))
+    c = paired_comparison(scores["mis_visualization"], scores["mis_natural"], seed=seed)
+    out.append(comparison_sentence(c, f"visualisations ({k} per side)", f"natural exemplars ({k} per side)",
+                                   "Over every scored feature, the 2-AFC accuracy"))
     failed = int(scores["failed"].astype(bool).sum())
     out.append(f"{failed} of {len(scores)} visualisations are flagged failed (they do not beat their best natural "
                "image and reach less than the fail ratio of its objective).")
@@ -89,7 +81,8 @@ def verdict(scores: pd.DataFrame, agg: pd.DataFrame, n_boot: int = 1000, seed: i
 
 
 def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Section | None:
-    """Aggregates per layer and kind with 95% bootstrap intervals, MIS by depth, and the verdict (claim I)."""
+    """Aggregates per layer and kind with intervals of measured coverage, the 2-AFC by depth, and the verdicts
+    (claim I) written from permutation tests."""
     keys = [k for k in params.score_features.models if (data_dir / "scores" / k / "scores.csv").exists()]
     if not keys:
         return None
@@ -98,15 +91,21 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
     blocks = [Para(
         "Every visualisation is scored (our extension; the paper judges by eye). **Activation ratio**: the clean "
         "objective on the optimised image over the objective on the feature's best natural image of the split. "
-        "**Selectivity**: the target channel's z-score among all channels of its site on the optimised image "
-        "(largest possible: sqrt(channels - 1)). **MIS**: the machine 2-AFC of Zimmermann, Klindt & Brendel (2024): "
-        f"{cfg.tasks} tasks per feature, queries one strongly and one weakly activating natural image (from the "
-        f"top and bottom {cfg.quantile:.0%} of the split); references either the visualisations (maximised, and "
-        f"minimised with the same recipe) or {cfg.k} natural exemplars per side; the participant is "
-        f"`{cfg.similarity}` (cosine similarity of penultimate embeddings); MIS is {how}, 0.5 is chance. "
-        "**Seed margin**: the similarity of two visualisations of a feature from different seeds minus the "
-        "similarity to visualisations of other features of the same site. Intervals: 95% percentile bootstrap "
-        "over features.")]
+        "**Selectivity**: the target channel's z-score among all channels of its site on the optimised image, "
+        "divided by its largest possible value sqrt(channels - 1), so that sites of different widths compare "
+        "(1: only the target channel responds). **2-AFC accuracy**: the machine two-alternative forced choice "
+        "behind the Machine Interpretability Score of Zimmermann, Klindt & Brendel (2024), with a different "
+        f"participant: `{cfg.similarity}` (cosine similarity of its embeddings), not the DreamSim model of the "
+        "published MIS, so the numbers are not comparable with published MIS values. Per feature, "
+        f"{cfg.tasks} tasks: a strongly and a weakly activating query image (from the top and bottom "
+        f"{cfg.quantile:.0%} of the split) matched against references, {cfg.k} per side in both conditions: "
+        f"{cfg.k} visualisations (maximising, and minimising with the same recipe, each from its own seed) or "
+        f"{cfg.k} natural exemplars; the accuracy is {how}, 0.5 is chance. **Seed margin**: the similarity of two "
+        "visualisations of a feature from different seeds minus the similarity to visualisations of other features "
+        "of the same site. Intervals: 95%, over features, by methods whose coverage was measured by simulation "
+        "(Wilson intervals with a design effect for the 2-AFC accuracies, skewness-corrected t intervals for the "
+        f"others; `benchmarks/stats_coverage.py`); below {MIN_FEATURES} features no interval is printed. A "
+        "direction is stated only when a permutation test over features gives p < 0.05.")]
     metrics.setdefault("scores", {})
     for key in keys:
         base = data_dir / "scores" / key
@@ -114,25 +113,29 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
         agg = pd.read_csv(base / "aggregates.csv")
         meta = json.loads((base / "scores.json").read_text())
         blocks.append(Para(f"**{key}**: {meta['scored']} of {meta['visualised']} visualised features scored, "
-                           f"{meta['images']} natural images of `{meta['split']}`."
-                           + ("" if meta.get("seed_agreement", cfg.seed_agreement) else " Seed margin: not "
-                              "computed (`score_features.seed_agreement: false`).")))
+                           f"{meta['images']} natural images of `{meta['split']}`; K = {meta['k_visualization']} "
+                           f"visualisations and K = {meta['k_natural']} natural exemplars per side."
+                           + ("" if meta.get("seed_agreement") else " Seed margin: not computed (K = 1 and "
+                              "`score_features.seed_agreement: false`).")))
         blocks.append(Table(_table(agg[agg["layer"] < 0]), f"{key}: scores per kind, mean [95% interval]; dashed "
-                                                            "lines in the plot are the natural-exemplar MIS."))
+                                                            "lines in the plot are the natural-exemplar accuracy."))
         blocks.append(Table(_table(agg[agg["layer"] >= 0]), f"{key}: scores per layer and kind."))
         name = f"figures/scores_{key}_mis_depth.png"
-        _mis_plot(agg, out / name, f"{key}: MIS by depth")
-        blocks.append(Figure(name, f"{key}: visualisation MIS by block, one line per kind (band: 95% interval); "
-                                   "dashed: natural-exemplar MIS; dotted: chance."))
-        blocks.append(Bullets(verdict(scores, agg, cfg.bootstrap, cfg.seed)))
+        _mis_plot(agg, out / name, f"{key}: 2-AFC accuracy by depth")
+        blocks.append(Figure(name, f"{key}: 2-AFC accuracy with visualisations by block, one line per kind (band: "
+                                   "95% interval where there are enough features); dashed: with natural "
+                                   "exemplars; dotted: chance."))
+        blocks.append(Bullets(verdict(scores, meta["k_visualization"], cfg.seed)))
         failed = scores[scores["failed"].astype(bool)]
         if len(failed):
             blocks.append(Table(failed[["site", "feature", "objective_visualization", "objective_natural_top1",
                                         "activation_ratio", "mis_visualization"]],
                                 f"{key}: failed visualisations.", "{:.3f}"))
         kinds = agg[agg["layer"] < 0].set_index("kind")
+        gap = paired_comparison(scores["mis_visualization"], scores["mis_natural"], seed=cfg.seed)
         metrics["scores"][key] = {
             "mis_visualization": {k: float(v) for k, v in kinds["mis_visualization"].items()},
             "mis_natural": {k: float(v) for k, v in kinds["mis_natural"].items()},
+            "visualization_minus_natural": {"difference": gap.difference, "lo": gap.lo, "hi": gap.hi, "p": gap.p},
             "failed": int(len(failed)), "scored": int(len(scores))}
     return Section("Scores of the visualizations (claim I, measured)", blocks)

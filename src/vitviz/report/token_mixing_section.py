@@ -62,29 +62,49 @@ def _heatmap(key: str, r: dict, path: Path) -> None:
     save(fig, path)
 
 
-def _appendix_f_plot(key: str, curves: pd.DataFrame, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.3))
-    for layer, g in curves.groupby("layer"):
-        m = feature_mean_curve(g).set_index("fraction")
-        axes[0].plot(m.index, m["count_ratio"], marker=".", label=f"L{layer}")
-        axes[1].plot(m.index, m["sum_ratio"], marker=".", label=f"L{layer}")
+def _appendix_f_plot(key: str, layers: list[dict], path: Path) -> None:
+    """Per block, the mean curve over the features that entered (not flat) with its 95% bootstrap band."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for r in layers:
+        for ax, name in zip(axes, ("count", "sum")):
+            c = r.get(name)
+            if not c or not c["features"]:
+                continue
+            line, = ax.plot(c["x"], c["mean_curve"], marker=".", label=f"L{r['layer']} (n = {c['features']})")
+            lo, hi = np.asarray(c["band_lo"], float), np.asarray(c["band_hi"], float)
+            if np.isfinite(lo).any():
+                ax.fill_between(c["x"], lo, hi, color=line.get_color(), alpha=0.12)
     for ax, t in zip(axes, ("count of active patches (Fig. 63)", "sum of active activations (Fig. 64)")):
-        ax.plot([0, 1], [1, 0], color="gray", ls=":", lw=1)
-        ax.set_xlabel("fraction of active patches blacked out"), ax.set_ylabel("after / before"), ax.set_title(t, fontsize=9)
-    axes[1].legend(fontsize=7, ncol=2)
-    fig.suptitle(key, fontsize=9)
+        ax.plot([0, 1], [1, 0], color="gray", ls=":", lw=1.2, label="y = 1 - x")
+        ax.set_xlabel("fraction of active patches blacked out"), ax.set_ylabel("after / before")
+        ax.set_title(t, fontsize=10)
+    axes[1].legend(fontsize=8, ncol=2)
+    fig.suptitle(key, fontsize=10)
     save(fig, path)
 
 
+def _interval(v: list | None, digits: int = 2) -> str:
+    if not v or v[0] is None or v[0] != v[0]:
+        return "n/a"
+    if v[1] != v[1]:
+        return f"{v[0]:.{digits}f}, too few features"
+    return f"{v[0]:.{digits}f} [{v[1]:.{digits}f}, {v[2]:.{digits}f}]"
+
+
 def _appendix_f_table(layers: list[dict]) -> pd.DataFrame:
-    """Per block: features, and R² of the count and sum curves with their bootstrap intervals, as text."""
-    def cell(r: dict, name: str) -> str:
-        v, lo, hi = r.get(name), r.get(f"{name}_lo"), r.get(f"{name}_hi")
-        if v is None or v != v:
-            return "n/a"
-        return f"{v:.3f}" + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and lo == lo else "")
-    return pd.DataFrame([{"layer": r["layer"], "features": r["features"], "R² count [95%]": cell(r, "r2_count"),
-                          "R² sum [95%]": cell(r, "r2_sum")} for r in layers])
+    """Per block: the features that entered the figure, the flat and the skipped ones, and the distance from
+    proportional loss with its interval, for the count and the sum curves."""
+    rows = []
+    for r in layers:
+        row = {"block": r["layer"], "skipped (no active patch)": r.get("skipped", 0)}
+        for name in ("count", "sum"):
+            c = r.get(name) or {}
+            row[f"{name}: features"] = c.get("features", 0)
+            row[f"{name}: flat"] = c.get("flat", 0)
+            row[f"{name}: distance from 1 - x"] = _interval(c.get("distance"))
+            row[f"{name}: slope"] = _interval(c.get("slope"))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Section | None:
@@ -131,14 +151,20 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
             curves = pd.read_csv(af_path)
             if len(curves):
                 meta = json.loads((af_path.parent / "appendix_f.json").read_text())
-                _appendix_f_plot(k, curves, out / "figures" / f"appendix_f_{k}.png")
+                _appendix_f_plot(k, meta["layers"], out / "figures" / f"appendix_f_{k}.png")
                 n_per = meta.get("features_per_layer")
                 blocks.append(Para(
                     f"Appendix F for {k} (our reconstruction; the repo has no code for it): a patch is active where "
                     f"the raw activation exceeds {meta['threshold']}; all inactive patches of a feature's top "
-                    "exemplar are blacked out (the baseline), then a random fraction of the active ones. Linear "
-                    "curves mean each patch's activation depends on its own content, i.e. spatial information is "
-                    "preserved. Features: "
+                    "exemplar are blacked out (the baseline), then a random fraction x of the active ones. The "
+                    "paper's claim, that each patch's activation depends on its own content (spatial information is "
+                    "preserved), predicts proportional loss: the remaining share y = 1 - x. Each feature's curve is "
+                    "judged against that line: its mean absolute distance from 1 - x (0: proportional loss; a step, "
+                    "which keeps the activation until every active patch is gone, gives 0.41 on this grid), "
+                    "averaged over the block's features with a 95% t interval (its coverage measured by "
+                    f"simulation; none below {meta.get('min_curves', 5)} features). A flat curve (within "
+                    f"{meta.get('flat_tolerance', 0.1)} of 1 everywhere: blacking out the active patches changes "
+                    "nothing) is the opposite of locality; such features are counted apart, not scored. Features: "
                     + (f"{n_per} per block drawn at random (seed {params.appendix_f.seed}) from every mined FFN "
                        "feature" if n_per else "every mined FFN feature of every block (docs/method.md §5)")
                     + (" (listed below and" if n_per else " (listed")
@@ -146,12 +172,13 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
                     f" {meta['skipped_no_active']} feature/exemplar pairs had no active patch and were "
                     "skipped."))
                 blocks.append(Figure(f"figures/appendix_f_{k}.png", "Fig. 63/64: active-patch count and sum after "
-                                     "blacking out a fraction of the active patches, mean over the sampled features "
-                                     "(dotted: exactly linear)."))
-                blocks.append(Table(_appendix_f_table(meta["layers"]), "Linearity per block: R² of a line fit of "
-                                    "the count and sum ratios against the fraction, pooled over the block's sampled "
-                                    "features, with a 95% percentile bootstrap interval that resamples features "
-                                    "(our addition: how much R² depends on which features were drawn)."))
+                                     "blacking out a fraction of the active patches, mean over the block's features "
+                                     "that are not flat, with a 95% bootstrap band over features (dotted: "
+                                     "proportional loss, y = 1 - x)."))
+                blocks.append(Table(_appendix_f_table(meta["layers"]), "Appendix F per block: features that entered "
+                                    "the figure (not flat), flat ones and skipped feature/exemplar pairs; the mean "
+                                    "distance of a feature's curve from y = 1 - x [95% interval]; the slope b of "
+                                    "1 - y = b x (1: proportional loss)."))
                 used = af_path.parent / "features.csv"
                 if used.exists() and n_per:
                     f_df = pd.read_csv(used)

@@ -1,25 +1,27 @@
-"""Aggregates of per-feature scores: means with 95% percentile-bootstrap intervals, per layer and per kind."""
+"""Aggregates of per-feature scores, per layer and kind: means with intervals whose coverage was measured
+(vitviz.stats.intervals), or no interval below the minimum number of features."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-SCORES = ("mis_visualization", "mis_natural", "activation_ratio", "selectivity_z", "seed_margin")
+from vitviz.stats.intervals import Interval, accuracy_interval, mean_interval
+
+# each score and how its interval is made: the 2-AFC accuracies are means of task outcomes in [0, 1]
+ACCURACIES = ("mis_visualization", "mis_natural")
+MEANS = ("activation_ratio", "selectivity", "seed_margin")
+SCORES = ACCURACIES + MEANS
 
 
-def bootstrap_mean(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float, float]:
-    """(mean, 2.5% and 97.5% percentiles of the bootstrap means); NaNs dropped; NaN triple when empty."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    if not len(v):
-        return float("nan"), float("nan"), float("nan")
-    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
-    return float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+def score_interval(values, column: str, tasks: int) -> Interval:
+    """The interval of one score over features (NaN dropped)."""
+    if column in ACCURACIES:
+        return accuracy_interval(values, tasks)
+    return mean_interval(values, bounds=(-1.0, 1.0) if column == "selectivity" else (-float("inf"), float("inf")))
 
 
-def aggregate(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
-    """One row per (kind, layer) and per kind over all layers (layer -1): n and mean, lo, hi of each score."""
-    rng = np.random.default_rng(seed)
+def aggregate(scores: pd.DataFrame, tasks: int) -> pd.DataFrame:
+    """One row per (kind, layer) and per kind over all layers (layer -1): n, and each score's mean, lo, hi (NaN
+    below the minimum number of features)."""
     rows = []
     groups = [((k, int(l)), g) for (k, l), g in scores.groupby(["kind", "layer"], sort=True)]
     groups += [((k, -1), g) for k, g in scores.groupby("kind", sort=True)]
@@ -27,6 +29,7 @@ def aggregate(scores: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
         row = {"kind": kind, "layer": layer, "features": len(g)}
         for col in SCORES:
             if col in g:
-                row[col], row[f"{col}_lo"], row[f"{col}_hi"] = bootstrap_mean(g[col].to_numpy(), n_boot, rng)
+                iv = score_interval(g[col].to_numpy(dtype=float), col, tasks)
+                row[col], row[f"{col}_lo"], row[f"{col}_hi"], row[f"{col}_n"] = iv.mean, iv.lo, iv.hi, iv.n
         rows.append(row)
     return pd.DataFrame(rows)

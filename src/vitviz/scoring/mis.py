@@ -74,10 +74,16 @@ def task_evidence(q_plus: torch.Tensor, q_minus: torch.Tensor, e_plus: torch.Ten
         (_mean_cos(q_minus, e_plus) - _mean_cos(q_minus, e_minus))
 
 
-def mis(q_plus: torch.Tensor, q_minus: torch.Tensor, e_plus: torch.Tensor, e_minus: torch.Tensor,
-        alpha: float | None = None) -> torch.Tensor:
-    """MIS (...,) over the N tasks of each leading index: share correct (alpha None) or mean sigmoid(alpha delta)."""
+def task_outcomes(q_plus: torch.Tensor, q_minus: torch.Tensor, e_plus: torch.Tensor, e_minus: torch.Tensor,
+                  alpha: float | None = None) -> torch.Tensor:
+    """Each task's outcome (..., N): 1 correct, 0 wrong, 1/2 a tie (alpha None), or sigmoid(alpha delta)."""
     delta = task_evidence(q_plus, q_minus, e_plus, e_minus)
     if alpha is None:
-        return ((delta > 0).float() + 0.5 * (delta == 0).float()).mean(dim=-1)
-    return torch.sigmoid(alpha * delta).mean(dim=-1)
+        return (delta > 0).float() + 0.5 * (delta == 0).float()
+    return torch.sigmoid(alpha * delta)
+
+
+def mis(q_plus: torch.Tensor, q_minus: torch.Tensor, e_plus: torch.Tensor, e_minus: torch.Tensor,
+        alpha: float | None = None) -> torch.Tensor:
+    """The 2-AFC accuracy (...,) over the N tasks of each leading index: the mean of `task_outcomes`."""
+    return task_outcomes(q_plus, q_minus, e_plus, e_minus, alpha).mean(dim=-1)

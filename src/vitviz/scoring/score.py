@@ -1,8 +1,10 @@
-"""Score every visualised feature of one model: activation ratio, selectivity, MIS twice, seed agreement.
+"""Score every visualised feature of one model: activation ratio, selectivity, the machine 2-AFC twice (with
+visualisations and with natural exemplars as references, K per side in both), seed agreement.
 
-The minimally activating images (and, with seed agreement, a second maximisation from another seed) are one
-more optimisation batch with the same recipe as the visualisations; natural images come from one pass over
-the split with the explained model (statistics) and one with the similarity model (embeddings).
+The visualisation condition's references are K maximising images (the stored visualisation and K - 1 more
+from other seeds) and K minimising ones, all made with the same recipe in two more optimisation batches; the
+natural condition's are K natural exemplars per side. Natural images come from one pass over the split with the
+explained model (statistics) and one with the similarity model (embeddings).
 """
 from __future__ import annotations
 
@@ -19,13 +21,14 @@ from vitviz.data.imagenet import DatasetIndex
 from vitviz.data.rows import spread_rows
 from vitviz.models.store import LoadedModel
 from vitviz.scoring.activation_ratio import activation_ratio
-from vitviz.scoring.mis import mis, sample_tasks
+from vitviz.scoring.mis import sample_tasks, task_outcomes
 from vitviz.scoring.seed_agreement import seed_agreement
 from vitviz.scoring.selectivity import selectivity
 from vitviz.scoring.similarity import SimilarityModel
 from vitviz.scoring.statistics import image_statistics, split_statistics
 from vitviz.activations.loader import batches
 from vitviz.scoring.settings import ScoreConfig
+from vitviz.stats.selectivity import normalized_z
 from vitviz.visualization.optimize import Target, feature_seed, visualize
 from vitviz.visualization.settings import VisSettings
 
@@ -34,10 +37,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ScoreResult:
-    """Per-feature scores, and the extra images made for them (uint8), keyed by the visualisation's image name."""
+    """Per-feature scores, each task's outcome in both conditions, and the extra images made for them (uint8),
+    keyed by the visualisation's image name: K minimising images and K - 1 more maximising ones each."""
     scores: pd.DataFrame
-    min_images: dict[str, np.ndarray] = field(default_factory=dict)
-    second_images: dict[str, np.ndarray] = field(default_factory=dict)
+    tasks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    min_images: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    more_images: dict[str, list[np.ndarray]] = field(default_factory=dict)
     images: int = 0
     skipped: int = 0
 
@@ -64,12 +69,20 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
     key = loaded.key
     targets = [Target(r.site, int(r.feature)) for r in scored.itertuples()]
     pairs = [(t.site, t.feature) for t in targets]
-    # one more optimisation batch with the same recipe: minimise (and maximise from a second seed)
-    mins = visualize(loaded, targets, recipe, device=device, maximize=False,
-                     seeds=[feature_seed(int(r.seed), key, f"{r.site}/min", int(r.feature)) for r in scored.itertuples()])
-    seconds = visualize(loaded, targets, recipe, device=device,
-                        seeds=[feature_seed(int(r.seed), key, f"{r.site}/seed2", int(r.feature))
-                               for r in scored.itertuples()]) if cfg.seed_agreement else []
+    # two more optimisation batches with the same recipe: K minimising images, K - 1 more maximising ones (and a
+    # second maximisation for the seed agreement when K is 1), each from its own seed
+    k = cfg.k
+    n_more = max(k - 1, 1 if cfg.seed_agreement else 0)
+    rows_ = list(scored.itertuples())
+    min_seeds = [feature_seed(int(r.seed), key, f"{r.site}/min" + (f"{j}" if j else ""), int(r.feature))
+                 for j in range(k) for r in rows_]
+    max_seeds = [feature_seed(int(r.seed), key, f"{r.site}/seed{j + 2}", int(r.feature))
+                 for j in range(n_more) for r in rows_]
+    mins = visualize(loaded, targets * k, recipe, device=device, maximize=False, seeds=min_seeds)
+    more = visualize(loaded, targets * n_more, recipe, device=device, seeds=max_seeds) if n_more else []
+    n = len(rows_)
+    min_of = [[mins[j * n + i] for j in range(k)] for i in range(n)]          # per feature: K minimising results
+    more_of = [[more[j * n + i] for j in range(n_more)] for i in range(n)]    # per feature: the other seeds
     # natural images: the explained model's statistics and the similarity model's embeddings, same rows
     rows = spread_rows(len(index.split(cfg.split)), cfg.limit)
     stat_rows, stats, skipped = split_statistics(loaded, pairs, index, cfg.split, rows, cfg.batch_size, device)
@@ -83,12 +96,13 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
     vis = [images[r.image] for r in scored.itertuples()]
     site_names = list(dict.fromkeys(scored["site"]))
     on_vis = image_statistics(loaded, vis, site_names, device)
-    on_min = image_statistics(loaded, [m.image for m in mins], site_names, device)
+    on_min = image_statistics(loaded, [m[0].image for m in min_of], site_names, device)
     all_names = list(features["image"])
     all_emb = dict(zip(all_names, sim.embed_images([images[n] for n in all_names], device)))
-    min_emb = sim.embed_images([m.image for m in mins], device)
-    sec_emb = sim.embed_images([s.image for s in seconds], device) if seconds else None
-    out = []
+    min_emb = sim.embed_images([m.image for m in mins], device).view(k, n, -1).transpose(0, 1)       # (n, K, D)
+    more_emb = sim.embed_images([m.image for m in more], device).view(n_more, n, -1).transpose(0, 1) \
+        if n_more else None
+    out, task_rows = [], []
     for i, r in enumerate(scored.itertuples()):
         f = int(r.feature)
         col = stats[:, i]
@@ -97,19 +111,22 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
         ratio, beats = activation_ratio(obj_vis, float(col[best]))
         z, rank = selectivity(on_vis[r.site][i], f)
         gen = torch.Generator().manual_seed(feature_seed(cfg.seed, key, r.site, f))
-        t = sample_tasks(col, cfg.tasks, cfg.k, cfg.quantile, gen)
+        t = sample_tasks(col, cfg.tasks, k, cfg.quantile, gen)
         qp, qm = emb[t.pos_query], emb[t.neg_query]
-        natural = float(mis(qp, qm, emb[t.pos_refs], emb[t.neg_refs], cfg.alpha))
-        e_plus = [all_emb[r.image]] + ([sec_emb[i]] if sec_emb is not None else [])
-        e_plus = torch.stack(e_plus).expand(cfg.tasks, -1, -1)
-        e_minus = min_emb[i].view(1, 1, -1).expand(cfg.tasks, 1, -1)
-        visual = float(mis(qp, qm, e_plus, e_minus, cfg.alpha))
+        natural_tasks = task_outcomes(qp, qm, emb[t.pos_refs], emb[t.neg_refs], cfg.alpha)
+        e_plus = torch.cat([all_emb[r.image][None], more_emb[i][:k - 1]]) if k > 1 else all_emb[r.image][None]
+        e_plus = e_plus.expand(cfg.tasks, -1, -1)                                     # (N, K, D): same K refs
+        e_minus = min_emb[i].expand(cfg.tasks, -1, -1)
+        visual_tasks = task_outcomes(qp, qm, e_plus, e_minus, cfg.alpha)
+        natural, visual = float(natural_tasks.mean()), float(visual_tasks.mean())
+        task_rows += [{"site": r.site, "feature": f, "task": j, "visualization": float(v), "natural": float(nat)}
+                      for j, (v, nat) in enumerate(zip(visual_tasks.tolist(), natural_tasks.tolist()))]
         same = other = float("nan")
-        if sec_emb is not None:
+        if more_emb is not None:
             others = features[(features["site"] == r.site) & (features["feature"] != f)]["image"]
             if not len(others):  # no other feature of this site: other features of the same layer
                 others = features[(features["layer"] == r.layer) & (features["image"] != r.image)]["image"]
-            same, other = seed_agreement(all_emb[r.image], sec_emb[i],
+            same, other = seed_agreement(all_emb[r.image], more_emb[i][0],
                                          torch.stack([all_emb[n] for n in others]) if len(others) else
                                          torch.zeros(0, emb.shape[1]))
         out.append({"model": key, "site": r.site, "kind": r.kind, "layer": int(r.layer), "feature": f,
@@ -117,12 +134,14 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
                     "objective_min": float(on_min[r.site][i, f]), "objective_natural_top1": float(col[best]),
                     "natural_top1_row": common[best], "activation_ratio": ratio, "beats_natural": beats,
                     "failed": not beats and not (ratio >= cfg.fail_ratio),
-                    "selectivity_z": z, "selectivity_rank": rank, "channels": int(on_vis[r.site].shape[1]),
+                    "selectivity_z": z, "selectivity": float(normalized_z(on_vis[r.site][i].numpy(), f)),
+                    "selectivity_rank": rank, "channels": int(on_vis[r.site].shape[1]),
                     "mis_visualization": visual, "mis_natural": natural,
                     "seed_similarity": same, "other_similarity": other, "seed_margin": same - other})
     names = list(scored["image"])
-    return ScoreResult(pd.DataFrame(out), dict(zip(names, [m.image for m in mins])),
-                       dict(zip(names, [s.image for s in seconds])), len(common), skipped)
+    return ScoreResult(pd.DataFrame(out), pd.DataFrame(task_rows),
+                       dict(zip(names, [[m.image for m in ms] for ms in min_of])),
+                       dict(zip(names, [[m.image for m in ms] for ms in more_of])), len(common), skipped)
 
 
 def read_images(features_dir: str | Path, names: list[str]) -> dict[str, np.ndarray]:

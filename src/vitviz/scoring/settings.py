@@ -18,16 +18,21 @@ class ScoreConfig(Strict):
     limit: int = Field(0, ge=0, description="images of the split, spread evenly; 0: all")
     per_site: int | None = Field(1, ge=1, description="score the first n visualised features of each site; "
                                  "null: all")
-    tasks: int = Field(20, ge=1, description="2-AFC tasks per feature (N; 20 in Zimmermann et al. 2024)")
-    k: int = Field(9, ge=1, description="natural references per side and task (K; 9 in Zimmermann et al. 2024)")
+    tasks: int = Field(20, ge=1, description="2-AFC tasks per feature (N; ours: 20 in the demo; the public "
+                       "re-implementation klindtlab/MachInterp uses 100)")
+    k: int = Field(2, ge=1, description="references per side in BOTH conditions: K natural exemplars, and K "
+                   "visualisations (maximising and minimising, each from its own seed); 9 in the human study "
+                   "behind this task and in configs/paper.yaml, 2 in the demo (each visualisation is an "
+                   "optimisation)")
     quantile: float = Field(0.2, gt=0.0, le=0.5, description="references and queries come from the top and the "
-                            "bottom quantile of the split by the feature's statistic")
-    alpha: float | None = Field(None, gt=0.0, description="null: MIS is the share of tasks answered correctly; "
-                                "a number: the mean of sigmoid(alpha * evidence) (0.16 fitted for DreamSim)")
-    seed_agreement: bool = Field(False, description="optimise each scored feature once more from another seed")
+                            "bottom quantile of the split by the feature's statistic (ours; MachInterp: 0.25)")
+    alpha: float | None = Field(None, gt=0.0, description="null: the share of tasks answered correctly (hard "
+                                "answers); a number: the mean of sigmoid(alpha * evidence). No calibration ships: "
+                                "a fitted alpha holds only for the similarity model it was fitted on")
+    seed_agreement: bool = Field(False, description="the seed margin; free when k >= 2 (the second maximising "
+                                 "visualisation), one more optimisation per feature when k is 1")
     fail_ratio: float = Field(0.5, ge=0.0, description="a visualisation that does not beat its best natural image "
                               "and reaches less than this share of its objective is flagged failed")
-    bootstrap: int = Field(1000, ge=100, description="bootstrap resamples of the 95% intervals")
     seed: int = Field(0, ge=0)
     batch_size: int = Field(64, ge=1)
     device: str = Field("auto", description="auto, cpu or cuda[:i]")

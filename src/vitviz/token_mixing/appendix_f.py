@@ -15,6 +15,7 @@ from vitviz.activations.hooks import Recorder, image_forward
 from vitviz.activations.maps import patch_grid
 from vitviz.activations.sites import Site
 from vitviz.models.store import LoadedModel, normalize
+from vitviz.stats.curves import block_curves, feature_curves
 
 
 def blackout(crops: torch.Tensor, keep: torch.Tensor, patch: int) -> torch.Tensor:
@@ -64,58 +65,6 @@ def blackout_curve(loaded: LoadedModel, site: Site, feature: int, crop: torch.Te
     return out
 
 
-def linearity(df: pd.DataFrame, y: str) -> float:
-    """R^2 of a least-squares line through (fraction, y)."""
-    x, v = df["fraction"].to_numpy(float), df[y].to_numpy(float)
-    ok = ~np.isnan(v)
-    x, v = x[ok], v[ok]
-    if len(x) < 3 or np.ptp(x) == 0:
-        return float("nan")
-    fit = np.polyval(np.polyfit(x, v, 1), x)
-    ss_tot = ((v - v.mean()) ** 2).sum()
-    return float(1 - ((v - fit) ** 2).sum() / ss_tot) if ss_tot > 0 else 1.0
-
-
-BOOTSTRAP, LEVEL = 1000, 0.95
-
-
-def _pooled_r2(sums: np.ndarray) -> np.ndarray:
-    """R^2 of the line fit from pooled moments (..., 6) = (n, Σx, Σy, Σx², Σy², Σxy): r² of simple regression."""
-    n, sx, sy, sxx, syy, sxy = np.moveaxis(sums, -1, 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        vx, vy, cxy = sxx - sx * sx / n, syy - sy * sy / n, sxy - sx * sy / n
-        r2 = cxy * cxy / (vx * vy)
-    r2 = np.where((vy <= 1e-12 * np.maximum(syy, 1)) & (vx > 0), 1.0, r2)  # a flat curve lies on its line
-    return np.where((n < 3) | (vx <= 0), np.nan, np.clip(r2, 0.0, 1.0))
-
-
-def block_r2(curves: pd.DataFrame, y: str, n_boot: int = BOOTSTRAP, level: float = LEVEL, seed: int = 0
-             ) -> tuple[float, float, float]:
-    """A block's R² (line fit of `y` against the fraction, pooled over its sampled features' curves) and a
-    percentile bootstrap interval over the features.
-
-    The features are the sampling unit (drawn at random from the block's FFN features), so the interval
-    resamples whole features with replacement and refits the pooled line; it says how much the block's R²
-    depends on which features were drawn, and is zero-width when every curve lies on one line. Repeats and
-    exemplars of one feature stay together (they are not independent draws).
-    """
-    d = curves[["feature", "fraction", y]].dropna()
-    if d.empty:
-        return float("nan"), float("nan"), float("nan")
-    x, v = d["fraction"].to_numpy(float), d[y].to_numpy(float)
-    feats, inv = np.unique(d["feature"].to_numpy(), return_inverse=True)
-    per = np.stack([np.bincount(inv, w, len(feats)) for w in (np.ones_like(x), x, v, x * x, v * v, x * v)], 1)
-    r2 = float(_pooled_r2(per.sum(0)))
-    if len(feats) < 2 or n_boot == 0 or np.isnan(r2):
-        return r2, r2, r2
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(len(feats), np.full(len(feats), 1 / len(feats)), size=n_boot)  # (B, F) counts
-    boot = _pooled_r2(draws @ per)
-    boot = boot[~np.isnan(boot)]
-    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2]) if len(boot) else (np.nan, np.nan)
-    return r2, float(lo), float(hi)
-
-
 def sample_features(exemplars, per_layer: int | None, seed: int) -> list[tuple[str, int, int]]:
     """(site, layer, feature) of `per_layer` FFN features per block drawn at random (seeded) from every mined
     feature with at least one exemplar; None or 0 keeps every feature. Sorted by layer and feature."""
@@ -130,34 +79,49 @@ def sample_features(exemplars, per_layer: int | None, seed: int) -> list[tuple[s
     return out
 
 
-def summarize(curves: pd.DataFrame, seed: int = 0) -> list[dict]:
-    """Per block: the number of features, and the R² of the count and sum curves with their bootstrap intervals."""
+def summarize(curves: pd.DataFrame, skipped: dict[int, int] | None = None, seed: int = 0) -> list[dict]:
+    """Per block and per curve (count and sum ratios): the features that entered (not flat), the flat ones, the
+    skipped feature/exemplar pairs, and the distance from proportional loss y = 1 - x with its interval, the
+    slope and the curvature apart from the slope (vitviz.stats.curves), and the mean curve with its band."""
     out = []
-    for layer, g in curves.groupby("layer") if len(curves) else []:
-        row = {"layer": int(layer), "features": int(g["feature"].nunique())}
-        for y, name in (("count_ratio", "r2_count"), ("sum_ratio", "r2_sum")):
-            r2, lo, hi = block_r2(g, y, seed=seed)
-            row.update({name: r2, f"{name}_lo": lo, f"{name}_hi": hi})
+    layers = sorted(set(curves["layer"]) if len(curves) else set()) if not skipped else \
+        sorted(set(skipped) | (set(curves["layer"]) if len(curves) else set()))
+    for layer in layers:
+        g = curves[curves["layer"] == layer] if len(curves) else curves
+        row: dict = {"layer": int(layer), "skipped": int((skipped or {}).get(layer, 0))}
+        for y, name in (("count_ratio", "count"), ("sum_ratio", "sum")):
+            if not len(g):
+                continue
+            x, Y, _ = feature_curves(g, y)
+            c = block_curves(x, Y, seed=seed)
+            row[name] = {"features": c.sensitive, "flat": c.flat, "x": x.tolist(),
+                         "mean_curve": c.mean_curve.tolist(), "band_lo": c.band_lo.tolist(),
+                         "band_hi": c.band_hi.tolist(),
+                         "distance": [c.distance.mean, c.distance.lo, c.distance.hi],
+                         "mean_curve_distance": [c.mean_curve_distance, c.mean_curve_distance_lo,
+                                                 c.mean_curve_distance_hi],
+                         "slope": [c.slope.mean, c.slope.lo, c.slope.hi],
+                         "residual": [c.residual.mean, c.residual.lo, c.residual.hi]}
         out.append(row)
     return out
 
 
 def appendix_f(loaded: LoadedModel, sites: dict[str, Site], targets: list[tuple[str, int, list[int]]], crops_of,
-               threshold: float, fractions: list[float], repeats: int, seed: int) -> tuple[pd.DataFrame, int]:
+               threshold: float, fractions: list[float], repeats: int, seed: int) -> tuple[pd.DataFrame, dict]:
     """Curves for every (site, feature, exemplar rows) target; `crops_of(row)` gives a [0, 1] crop.
 
-    Returns one row per (site, feature, exemplar, fraction, repeat), and how many targets were skipped
-    because no patch was active.
+    Returns one row per (site, feature, exemplar, fraction, repeat), and per layer how many (feature, exemplar)
+    pairs were skipped because no patch was active.
     """
     gen = torch.Generator().manual_seed(seed)
-    rows, skipped = [], 0
+    rows, skipped = [], {}
     for site_name, feature, exemplar_rows in tqdm(targets, desc="appendix F features", unit="feature",
                                                   mininterval=2.0, leave=False):
         site = sites[site_name]
         for ex in exemplar_rows:
             curve = blackout_curve(loaded, site, feature, crops_of(ex), threshold, fractions, repeats, gen)
             if curve is None:
-                skipped += 1
+                skipped[site.layer] = skipped.get(site.layer, 0) + 1
                 continue
             rows += [{"site": site_name, "layer": site.layer, "feature": feature, "exemplar": ex, **c} for c in curve]
     return pd.DataFrame(rows), skipped
@@ -169,8 +133,8 @@ def appendix_f_for_model(loaded: LoadedModel, index, exemplars, threshold: float
     """Appendix F over FFN features sampled per block from the mined exemplars (docs/method.md §5: every
     (layer, feature); `features_per_layer` None or 0 takes them all) and their top exemplars.
 
-    Returns the raw curves, a per-block summary (features, R² of the count and sum curves with 95% bootstrap
-    intervals), the sampled features (site, layer, feature, exemplars) and the skip count.
+    Returns the raw curves, a per-block summary (`summarize`), the sampled features (site, layer, feature,
+    exemplars, whether any of its exemplars had an active patch) and the number of skipped pairs.
     """
     from vitviz.data.imagenet import load_rgb
     from vitviz.activations.sites import list_sites
@@ -188,4 +152,6 @@ def appendix_f_for_model(loaded: LoadedModel, index, exemplars, threshold: float
 
     curves, skipped = appendix_f(loaded, list_sites(loaded.model), targets, crops_of, threshold, fractions, repeats,
                                  seed)
-    return curves, summarize(curves, seed), used, skipped
+    have = set(zip(curves["layer"], curves["feature"])) if len(curves) else set()
+    used["curves"] = [(int(layer), int(f)) in have for layer, f in zip(used["layer"], used["feature"])]
+    return curves, summarize(curves, skipped, seed), used, sum(skipped.values())

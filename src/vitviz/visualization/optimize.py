@@ -124,8 +124,10 @@ def visualize(loaded: LoadedModel, targets: list[Target], cfg: VisSettings, seed
     device = torch.device(device)
     loaded.prepare(device)
     all_sites = list_sites(loaded.model)
-    for t in targets:
-        resolve(loaded.model, t.site, t.feature)
+    for t in targets:   # the model's sites are listed once; a bad target gets resolve's one-line error
+        site = all_sites.get(t.site)
+        if site is None or not 0 <= t.feature < site.channels:
+            resolve(loaded.model, t.site, t.feature)
     seeds = seeds or [feature_seed(seed, loaded.key, t.site, t.feature) for t in targets]
     order = sorted(range(len(targets)), key=lambda i: (all_sites[targets[i].site].layer, i))
     results: list[FeatureResult | None] = [None] * len(targets)
