@@ -121,9 +121,14 @@ def test_label_features_ranks_the_right_prompt_first():
     feats[0, 2], feats[0, 0] = 1.0, 0.3    # mostly "death"
     feats[1, 1] = 1.0                      # "music"
     feats[2, 3], feats[2, 1] = 0.5, 0.4    # "stripes" then "music"
-    labels = label_features(feats, text, vocab, top=2)
+    labels = label_features(feats, text, vocab, top=2)     # feats: means of unit embeddings, so dots are cosines
     assert [l[0][0] for l in labels] == ["death", "music", "stripes"]
-    assert labels[2][1][0] == "music" and labels[0][0][1] == pytest.approx(1 / np.sqrt(1.09), rel=1e-5)
+    assert labels[2][1][0] == "music" and labels[0][0][1] == pytest.approx(1.0)
+    # a per-prompt baseline: "music" is close to every image (0.45): below the prompts at 0 for feature 2
+    base = torch.tensor([0.0, 0.45, 0.0, 0.0])
+    ranked = label_features(feats, text, vocab, top=4, baseline=base)
+    assert ranked[2][0][0] == "stripes" and ranked[2][-1] == ("music", pytest.approx(-0.05))
+    assert ranked[1][0] == ("music", pytest.approx(0.55))
 
 
 def test_concept_labels_on_a_tiny_open_clip(tiny_index, make_clip_loaded):

@@ -12,7 +12,7 @@ from torch import nn
 
 from vitviz.core.errors import ConfigError
 from vitviz.scoring.activation_ratio import activation_ratio
-from vitviz.scoring.aggregate import aggregate, bootstrap_mean
+from vitviz.scoring.aggregate import aggregate
 from vitviz.scoring.mis import mis, sample_tasks
 from vitviz.scoring.selectivity import max_z, selectivity
 from vitviz.scoring.similarity import SimilarityModel, refuse_circular
@@ -95,15 +95,34 @@ def test_activation_ratio():
     assert math.isnan(r) and beats
 
 
-def test_bootstrap_interval_holds_the_mean_and_shrinks_to_a_point():
-    rng = np.random.default_rng(0)
-    m, lo, hi = bootstrap_mean(np.array([0.2, 0.4, 0.6, 0.8, np.nan]), 500, rng)
-    assert m == pytest.approx(0.5) and lo < 0.5 < hi and 0.2 <= lo and hi <= 0.8
-    assert bootstrap_mean(np.full(5, 0.7), 200, rng) == pytest.approx((0.7, 0.7, 0.7))
-    df = pd.DataFrame({"kind": ["ffn", "ffn", "attn.k"], "layer": [0, 1, 0], "mis_visualization": [1.0, 0.0, 0.5]})
-    agg = aggregate(df, 200, 0).set_index(["kind", "layer"])
-    assert agg.loc[("ffn", -1), "mis_visualization"] == pytest.approx(0.5)
-    assert agg.loc[("ffn", -1), "features"] == 2 and agg.loc[("attn.k", 0), "features"] == 1
+def test_aggregate_gives_intervals_only_from_the_minimum_number_of_features():
+    df = pd.DataFrame({"kind": ["ffn"] * 4 + ["attn.k"] * 2, "layer": [0, 0, 1, 1, 0, 0],
+                       "mis_visualization": [0.9, 1.0, 0.8, 0.9, 0.5, 0.6], "selectivity": [0.5, 0.4, 0.3, 0.6, 0, 0.1]})
+    agg = aggregate(df, tasks=20).set_index(["kind", "layer"])
+    ffn = agg.loc[("ffn", -1)]
+    assert ffn["features"] == 4 and ffn["mis_visualization"] == pytest.approx(0.9)
+    assert ffn["mis_visualization_lo"] < 0.9 < ffn["mis_visualization_hi"] <= 1.0      # a Wilson interval
+    assert ffn["selectivity"] == pytest.approx(0.45) and ffn["selectivity_lo"] < 0.45 < ffn["selectivity_hi"]
+    k = agg.loc[("attn.k", -1)]
+    assert k["mis_visualization"] == pytest.approx(0.55) and math.isnan(k["mis_visualization_lo"])  # n = 2
+    assert k["mis_visualization_n"] == 2
+
+
+def test_verdict_sentences_follow_the_test():
+    """A clear FFN advantage on enough features is stated as a direction; the same means on two features each, or
+    overlapping values, are hedged (the sentence changes when the numbers do)."""
+    from vitviz.report.scores_section import verdict
+
+    def scores(ffn, attn):
+        rows = [{"kind": "ffn", "mis_visualization": v, "mis_natural": v, "failed": False} for v in ffn]
+        rows += [{"kind": "attn.v", "mis_visualization": v, "mis_natural": v, "failed": False} for v in attn]
+        return pd.DataFrame(rows)
+    clear = verdict(scores([0.9, 0.95, 1.0, 0.9, 0.95, 1.0], [0.5, 0.45, 0.55, 0.5, 0.5, 0.4]), k=2)[0]
+    assert "is higher for FFN features than for attn.v features" in clear and "p = 2/924" in clear
+    few = verdict(scores([0.9, 1.0], [0.5, 0.4]), k=2)[0]
+    assert "too few features" in few and "higher" not in few
+    mixed = verdict(scores([0.9, 0.5, 0.7, 0.6], [0.6, 0.8, 0.5, 0.7]), k=2)[0]
+    assert mixed.startswith("No difference in") and "not evidence that they are equal" in mixed
 
 
 def test_similarity_equal_to_the_explained_model_is_refused(tmp_path):
@@ -186,7 +205,11 @@ def test_red_feature_gives_a_red_visualisation_with_mis_near_one(make_loaded, ti
     res = score_features(lm, df, images, recipe, tiny_index, _colour_similarity(make_loaded), _settings(),
                          torch.device("cpu"))
     r = res.scores.iloc[0]
-    mn = res.min_images[df["image"][0]].reshape(-1, 3).astype(float).mean(0)
+    mins, more = res.min_images[df["image"][0]], res.more_images[df["image"][0]]
+    assert len(mins) == 2 and len(more) == 1           # K = 2 per side: 2 minimising, 1 more maximising image
+    assert len(res.tasks) == 8 and set(res.tasks.columns) >= {"task", "visualization", "natural"}
+    assert res.tasks["visualization"].mean() == pytest.approx(r["mis_visualization"])     # the tasks behind it
+    mn = mins[0].reshape(-1, 3).astype(float).mean(0)
     assert mn[0] < mn[1] and mn[0] < mn[2]                         # the minimum is anti-red
     assert r["mis_visualization"] >= 0.85 and r["mis_natural"] >= 0.85
     assert r["beats_natural"] and r["activation_ratio"] > 1 and not r["failed"]

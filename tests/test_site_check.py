@@ -13,7 +13,7 @@ VIT = {"source": "train", "name": "vit_tiny_patch16_224", "preprocess": {"input_
        "kwargs": {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}}
 RESNET = {"source": "train", "name": "resnet10t", "preprocess": {"input_size": 32}}
 HAVE = ("blocks.0.ffn .. blocks.1.ffn, blocks.0.attn.in .. blocks.1.attn.in, blocks.0.attn.q .. blocks.1.attn.q, "
-        "blocks.0.attn.k .. blocks.1.attn.k, blocks.0.attn.v .. blocks.1.attn.v")
+        "blocks.0.attn.k .. blocks.1.attn.k, blocks.0.attn.v .. blocks.1.attn.v, blocks.0.resid .. blocks.1.resid")
 
 
 def _params(**opt):

@@ -78,6 +78,8 @@ class _Share:
 def register(setting: int | str = "auto") -> int:
     """Take part in the sharing with this setting ('auto' or a number) and apply it; the thread count set."""
     _Share.setting = setting
+    if _Share.registered is not None and _Share.registered.parent != registry():
+        unregister()             # the registry moved (VITVIZ_WORKERS_DIR changed): register there
     if _Share.registered is None:
         folder = registry()
         folder.mkdir(parents=True, exist_ok=True)

@@ -73,7 +73,7 @@ def verdict(scores: pd.DataFrame, k: int, seed: int = 0) -> list[str]:
         out.append(comparison_sentence(c, "FFN features", f"{kind} features", "The 2-AFC accuracy with visualisations"))
     c = paired_comparison(scores["mis_visualization"], scores["mis_natural"], seed=seed)
     out.append(comparison_sentence(c, f"visualisations ({k} per side)", f"natural exemplars ({k} per side)",
-                                   "Over every scored feature, the 2-AFC accuracy"))
+                                   "the 2-AFC accuracy over every scored feature"))
     failed = int(scores["failed"].astype(bool).sum())
     out.append(f"{failed} of {len(scores)} visualisations are flagged failed (they do not beat their best natural "
                "image and reach less than the fail ratio of its objective).")

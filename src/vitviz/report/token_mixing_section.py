@@ -182,9 +182,13 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
                 used = af_path.parent / "features.csv"
                 if used.exists() and n_per:
                     f_df = pd.read_csv(used)
+                    f_df = f_df[f_df["curves"].astype(bool)] if "curves" in f_df else f_df
                     blocks.append(Table(f_df.groupby("layer")["feature"].apply(
-                        lambda f: ", ".join(map(str, sorted(f)))).reset_index(name="sampled FFN features"),
-                        "Appendix F: the features drawn per block."))
+                        lambda f: ", ".join(map(str, sorted(f)))).reset_index(name="features with an active patch"),
+                        "Appendix F: the drawn features that had an active patch (the others are the skipped "
+                        "count above); the flat ones among them are counted apart in the table."))
                 for row in meta["layers"]:
-                    metrics["token_mixing"][k][f"appendix_f_r2_sum_L{row['layer']}"] = row["r2_sum"]
+                    if row.get("sum"):
+                        metrics["token_mixing"][k][f"appendix_f_distance_sum_L{row['layer']}"] = \
+                            row["sum"]["distance"][0]
     return Section("Token mixing: Table 1, Fig. 7, Appendix F", blocks)
