@@ -2,8 +2,10 @@
 import subprocess
 import sys
 
+import pytest
 import yaml
 
+from vitviz.core.errors import ConfigError
 from vitviz.pipeline.params import parse_params
 from vitviz.doctor import run_doctor
 from vitviz.pipeline.site_check import check_sites, describe_layers, describe_sites
@@ -106,3 +108,15 @@ def test_validate_and_doctor_list_every_bad_site(tmp_path, monkeypatch):
     checks = run_doctor(parse_params(d), timeout=0.2)
     bad = [c for c in checks if c.item == "sites"]
     assert [c.status for c in bad] == ["missing"] * 3
+
+
+def test_sae_sites_and_k_are_checked_against_the_architecture():
+    p = parse_params({**_params(), "sae": {"models": ["vit"], "sites": ["blocks.1.ffn", "blocks.7.resid"],
+                                           "train": {"expansion": 1, "k": 128}}})
+    errs = check_sites(p).errors
+    assert errs == [
+        "sae.train (site blocks.1.ffn of vit).k: 128 is not below the dictionary width 128 (expansion 1 x input dim "
+        "128); lower k or raise expansion",
+        f"sae.sites[1]: no such site in vit; have {HAVE} (close: blocks.1.resid)"]
+    with pytest.raises(ConfigError, match=r"sae.sites: 'blocks.1.attn.q' cannot have an SAE"):
+        parse_params({**_params(), "sae": {"models": ["vit"], "sites": ["blocks.1.attn.q"]}})

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from vitviz.core.errors import SiteError
+from vitviz.core.errors import ConfigError, SiteError
 from vitviz.models.registry import model_error
 from vitviz.activations.sites import KINDS, Site, list_sites
 
@@ -107,7 +107,7 @@ def check_sites(params: Params) -> SiteReport:
     opt, mine = params.optimize_features, params.mine_exemplars
     sel = opt.select
     report = SiteReport()
-    used = list(dict.fromkeys([*opt.models, *mine.models, *opt.per_model]))
+    used = list(dict.fromkeys([*opt.models, *mine.models, *opt.per_model, *params.sae.models]))
     for key in used:
         entry = params.models.get(key)
         if entry is None or model_error(entry) is not None:
@@ -144,7 +144,25 @@ def check_sites(params: Params) -> SiteReport:
                                                    attn, key)
         if key in mine.models:
             report.errors += _kind_errors("mine_exemplars.kinds", list(mine.kinds), sites, key)
+        if key in params.sae.models:
+            report.errors += sae_errors(params, sites, key)
     return report
+
+
+def sae_errors(params: Params, sites: dict[str, Site], key: str) -> list[str]:
+    """One line per SAE site of `sae.sites` that model `key` lacks, and per site too narrow for the SAE's k."""
+    out = []
+    for i, name in enumerate(params.sae.sites):
+        if name not in sites:
+            close = difflib.get_close_matches(name, list(sites), n=1)
+            out.append(f"sae.sites[{i}]: no such site in {key}; have {describe_sites(sites)}"
+                       + (f" (close: {close[0]})" if close else ""))
+            continue
+        try:
+            params.sae.train.check(sites[name].channels, f"sae.train (site {name} of {key})")
+        except ConfigError as exc:
+            out += exc.errors
+    return out
 
 
 def check_models(params: Params, keys: list[str] | None = None) -> list[str]:

@@ -66,6 +66,12 @@ class SparseAutoencoder(nn.Module):
             z = z.to(self.W_dec.dtype)
         return z @ self.W_dec + self.b_dec
 
+    def decode_sparse(self, values: Tensor, indices: Tensor) -> Tensor:
+        """decode() of codes given as their nonzero `values` at latents `indices` (n, k) (a TopK code): k atoms per
+        token are summed instead of a product with the whole dictionary."""
+        return torch.nn.functional.embedding_bag(indices, self.W_dec, per_sample_weights=values.to(self.W_dec.dtype),
+                                                 mode="sum") + self.b_dec
+
     def forward(self, x: Tensor) -> Tensor:
         """decode(encode(x))."""
         return self.decode(self.encode(x))
@@ -83,10 +89,17 @@ class SparseAutoencoder(nn.Module):
             g.sub_((g * w).sum(dim=1, keepdim=True) * w)
 
 
+def topk_sparse(pre: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The k largest entries of each row of `pre` (last dimension), negatives set to zero, and their latents (in no
+    particular order)."""
+    values, idx = pre.topk(k, dim=-1, sorted=False)
+    return values.clamp(min=0), idx
+
+
 def topk_codes(pre: Tensor, k: int) -> Tensor:
     """The k largest entries of each row of `pre` (last dimension), negatives set to zero; zeros elsewhere."""
-    values, idx = pre.topk(k, dim=-1)
-    return torch.zeros_like(pre).scatter(-1, idx, values.clamp(min=0))
+    values, idx = topk_sparse(pre, k)
+    return torch.zeros_like(pre).scatter(-1, idx, values)
 
 
 def splice(sae: SparseAutoencoder, x: Tensor) -> Tensor:

@@ -86,7 +86,7 @@ class SAEConfig(Strict):
     """Section `sae` (ours): a sparse autoencoder per site of each model listed, trained on a split streamed through
     the model, scored on another; its latents are then sites `<site>.sae` for every stage that takes sites."""
     models: list[str] = Field(default_factory=list, description="model keys that get SAEs (transformers only)")
-    sites: list[str] = Field(default_factory=lambda: ["blocks.3.ffn"], min_length=1,
+    sites: list[str] = Field(default_factory=lambda: ["blocks.3.resid"], min_length=1,
                              description="the sites the SAEs read: blocks.<l>.resid (the residual stream after block "
                              "l), blocks.<l>.ffn or blocks.<l>.attn.in")
     split: Split = Field("train", description="the tokens the SAEs train on")
@@ -97,7 +97,7 @@ class SAEConfig(Strict):
                          "are visualised (chosen by optimize_features.select.rule) and scored, for the comparison "
                          "of neurons with dictionary features")
     train: SAESettings = Field(default_factory=lambda: SAESettings(
-        expansion=2, k=16, dead_tokens=50_000, lr=1e-3, warmup_steps=10, tokens=256_000),
+        expansion=4, k=16, dead_tokens=50_000, lr=1e-3, warmup_steps=10, tokens=256_000),
         description="the SAE and its training (the library's SAESettings)")
     device: str = Field("auto", description="auto, cpu or cuda[:i]")
 

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from vitviz.core.distributed import Context, all_gather, all_sum, context
 from vitviz.sae.errors import SAETrainingError
-from vitviz.sae.model import SparseAutoencoder, topk_codes
+from vitviz.sae.model import SparseAutoencoder, topk_sparse
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +66,25 @@ class SAETrainer:
             self._init_decoder_bias(x)
         with self._autocast():
             pre = sae.encode_pre(x)
-            z, batch_threshold = self._train_codes(pre)
-            err = x - sae.decode(z).float()
+        if s.sparsity == "topk":   # k atoms per token: a sparse decode, not a product with the whole dictionary
+            values, idx = topk_sparse(pre, sae.k)
+            err = x - sae.decode_sparse(values.float(), idx)
+            fired = torch.bincount(idx[values > 0], minlength=sae.width)
+            batch_threshold = None
+        else:
+            with self._autocast():
+                z, batch_threshold = self._train_codes(pre)
+                err = x - sae.decode(z).float()
+            fired = (z > 0).sum(dim=0)
         sse = err.square().sum()
         dead = self.since_fired >= s.dead_tokens
         n_dead = int(dead.sum())
         aux_sse = torch.zeros((), device=self.device)
         if n_dead and s.aux_coef > 0:
-            aux_pre = pre.masked_fill(~dead, float("-inf"))
-            aux_z = topk_codes(aux_pre, min(self.aux_k, n_dead))
-            with self._autocast():
-                aux_sse = (err.detach() - (aux_z @ sae.W_dec).float()).square().sum()
-        fired = (z > 0).sum(dim=0)
+            aux_values, aux_idx = topk_sparse(pre.masked_fill(~dead, float("-inf")), min(self.aux_k, n_dead))
+            aux = torch.nn.functional.embedding_bag(aux_idx, sae.W_dec, per_sample_weights=aux_values.float(),
+                                                    mode="sum")
+            aux_sse = (err.detach() - aux).square().sum()
         head = torch.stack([torch.tensor(float(x.shape[0]), dtype=torch.float64, device=self.device),
                             sse.detach().double(), aux_sse.detach().double(), fired.sum().double()])
         stats = all_sum(torch.cat([head, x.double().sum(0), x.double().square().sum(0)]), self.ctx).cpu()
@@ -142,9 +149,7 @@ class SAETrainer:
         log.info("SAE %d x %d: decoder bias set to the mean of %d tokens", self.sae.width, self.sae.input_dim, n)
 
     def _train_codes(self, pre: Tensor) -> tuple[Tensor, float | None]:
-        """The codes of a training batch, and for batchtopk the global batch threshold."""
-        if self.settings.sparsity != "batchtopk":
-            return topk_codes(pre, self.sae.k), None
+        """BatchTopK: the codes of a training batch (the k x n largest over the global batch) and its threshold."""
         n = int(all_sum(torch.tensor([pre.shape[0]], device=pre.device), self.ctx).item())
         keep = self.sae.k * n
         vals = pre.detach().clamp(min=0).flatten()
