@@ -14,7 +14,8 @@ def main() -> dict:
     cfg = read_sections(args.params, {"atlas": AtlasConfig})["atlas"]
     with atomic_path(args.out) as tmp:
         ov = build_atlas(tmp, ModelSpec.read(f"{args.data}/models/{args.key}"), f"{args.data}/exemplars/{args.key}",
-                         f"{args.data}/features/{args.key}", read_index(f"{args.data}/dataset"), cfg)
+                         f"{args.data}/features/{args.key}", read_index(f"{args.data}/dataset"), cfg,
+                         f"{args.data}/scores/{args.key}")
     return {"key": args.key, "features": ov["features"], "visualized": ov["visualized"], "thumbs": ov["thumbs"],
             "bytes_per_feature": ov["bytes_per_feature"]}
 

@@ -1,9 +1,11 @@
-"""Stage mine_exemplars@<key>: top-k exemplars and histograms of every feature, activation maps, spatial locality
-and (open_clip models) CLIP concept labels."""
+"""Stage mine_exemplars@<key>: top-k and bottom-k exemplars, histograms, activation densities and a random sample's
+statistics of every feature, activation maps, spatial locality, direct logit effects and (open_clip models) CLIP
+concept labels."""
 from vitviz.core.atomic import atomic_path
 from vitviz.core.runner import main_process, run
 from vitviz.exemplars.concepts import concept_labels, load_vocabulary
 from vitviz.exemplars.locality import locality_table
+from vitviz.exemplars.logit_effects import head_classes, logit_effects
 from vitviz.exemplars.mining import activation_maps, mine
 from vitviz.exemplars.settings import MineConfig
 from vitviz.exemplars.store import write_exemplars
@@ -18,7 +20,11 @@ def main() -> dict | None:
     args, cfg, device, loaded, index = st.args, st.cfg, st.device, st.loaded, st.index
     sites = candidate_sites(loaded, list(cfg.kinds), None)
     sites += [s for s in list_sites(loaded.model).values() if is_latent(s.kind)]   # every SAE latent too
-    result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, device, cfg.bins)
+    result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, device, cfg.bins,
+                  cfg.sample)
+    spec = loaded.spec      # the direct logit effects need the weights, which are loaded here (the atlas loads none)
+    effects, note = logit_effects(loaded.model, sites, list_sites(loaded.model))
+    classes = head_classes(spec.class_wnids, spec.class_names, spec.num_classes, index.wnids, index.short_names)
     maps = activation_maps(loaded, result, index, cfg.maps_top, cfg.batch_size, device) if cfg.maps_top else {}
     locality = locality_table(maps, {s.name: s.layer for s in sites}, cfg.locality_fraction)
     concepts = None
@@ -30,7 +36,8 @@ def main() -> dict | None:
         return None
     with atomic_path(args.out) as tmp:
         write_exemplars(result, maps, locality, tmp, {"model": args.key, "maps_top": cfg.maps_top,
-                                                      "locality_fraction": cfg.locality_fraction}, concepts)
+                                                      "locality_fraction": cfg.locality_fraction,
+                                                      "sample": cfg.sample}, concepts, (effects, classes, note))
     return {"key": args.key, "features": int(result.values.shape[1]), "images": result.images}
 
 

@@ -7,8 +7,10 @@ import torch
 
 from conftest import pil_inputs
 from vitviz.activations.collect import Collect
+from vitviz.activations.density import Density
 from vitviz.activations.histogram import Histogram, fitting_exponent
 from vitviz.activations.mean import Mean
+from vitviz.activations.sample import Sample, sample_rows
 from vitviz.activations.sites import list_sites
 from vitviz.activations.stream import Activations, stream
 from vitviz.activations.topk import TopK
@@ -51,6 +53,45 @@ def test_lowest_keeps_the_minimising_images(tiny_loaded, tiny_index):
     s = hand_statistics(tiny_loaded, tiny_index, 1)
     assert low.indices[:, 3].tolist() == torch.sort(s[:, 3], stable=True).indices[:2].tolist()
     torch.testing.assert_close(low.values[:, 3], torch.sort(s[:, 3]).values[:2])   # lowest first, raw values
+
+
+def hand_tokens(lm, index, layer: int) -> torch.Tensor:
+    """(images, patch tokens, channels): block `layer`'s FFN activation, by a hook written here."""
+    got = []
+    h = lm.model.blocks[layer].mlp.act.register_forward_hook(lambda m, i, o: got.append(o[:, 1:]))
+    try:
+        with torch.no_grad():
+            for chunk in torch.stack(pil_inputs(lm, index)).split(4):
+                lm.model.forward_features(chunk)
+    finally:
+        h.remove()
+    return torch.cat(got)
+
+
+def test_sample_keeps_every_channel_on_the_drawn_rows(tiny_loaded, tiny_index):
+    sites = list_sites(tiny_loaded.model)
+    n = len(tiny_index.split("val"))
+    rows = sample_rows(list(range(n)), 5, seed=1)
+    assert rows == sorted(set(rows)) and len(rows) == 5 and set(rows) <= set(range(n))
+    assert rows == sample_rows(list(range(n)), 5, seed=1) and rows != sample_rows(list(range(n)), 5, seed=2)
+    assert sample_rows([3, 9, 4], 10) == [3, 4, 9]                     # fewer rows than asked: all of them
+    acc = Sample([sites["blocks.0.ffn"], sites["blocks.2.ffn"]], rows)
+    stream(tiny_loaded, tiny_index, "val", list(range(n)), [acc], batch_size=4)
+    s0, s2 = hand_statistics(tiny_loaded, tiny_index, 0), hand_statistics(tiny_loaded, tiny_index, 2)
+    assert acc.rows.tolist() == rows
+    torch.testing.assert_close(acc.values, torch.cat([s0[rows], s2[rows]], dim=1))
+
+
+def test_density_counts_active_images_and_patch_tokens(tiny_loaded, tiny_index):
+    site = list_sites(tiny_loaded.model)["blocks.1.ffn"]
+    acc = Density([site])
+    n = len(tiny_index.split("val"))
+    stream(tiny_loaded, tiny_index, "val", list(range(n)), [acc], batch_size=5)
+    tok = hand_tokens(tiny_loaded, tiny_index, 1)                       # (n, 16, 128)
+    assert acc.images["blocks.1.ffn"].tolist() == (tok > 0).any(1).sum(0).tolist()
+    assert acc.patches["blocks.1.ffn"].tolist() == (tok > 0).sum((0, 1)).tolist()
+    assert acc.totals["blocks.1.ffn"] == (n, n * 16)
+    assert 0 < int(acc.patches["blocks.1.ffn"].sum()) < n * 16 * 128   # GELU: some tokens active, not all
 
 
 class ActiveShare:

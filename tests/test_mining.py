@@ -57,6 +57,37 @@ def test_topk_equals_brute_force(tiny_index, stat, tiny_loaded):
     assert res.images == len(tiny_index.split("val")) and res.skipped == 0
 
 
+def test_mine_keeps_the_lowest_density_and_sample_and_stores_them(tiny_index, tiny_loaded, tmp_path):
+    from vitviz.exemplars.locality import locality_table
+    from vitviz.exemplars.store import read_exemplars, write_exemplars
+    lm = tiny_loaded
+    sites = candidate_sites(lm, ["ffn"], [0, 2])
+    res = mine(lm, sites, tiny_index, "val", k=3, batch_size=5, sample=6, seed=3)
+    acts = per_image_ffn(lm, tiny_index)                     # (n, L, N, C)
+    stats = acts.mean(2)
+    rows = res.sample_rows.tolist()
+    assert len(rows) == 6 and rows == sorted(rows)
+    maps = activation_maps(lm, res, tiny_index, top=1, batch_size=5)
+    write_exemplars(res, maps, locality_table(maps, {s.name: s.layer for s in sites}), tmp_path, {"maps_top": 1},
+                    None, ({}, ["a", "b"], "none here"))
+    ex = read_exemplars(tmp_path)
+    for s in sites:
+        for f in (0, 31, 127):
+            col = stats[:, s.layer, f]
+            want = sorted(range(len(col)), key=lambda r: (float(col[r]), r))[:3]
+            low_rows, low_vals = ex.lowest(s.name, f)
+            assert low_rows == want
+            torch.testing.assert_close(torch.tensor(low_vals), col[want], rtol=1e-5, atol=1e-6)
+            active = acts[:, s.layer, :, f] > 0                 # (n, N)
+            img, pat = ex.density_of(s.name, f)
+            assert img == pytest.approx(float(active.any(1).float().mean()))
+            assert pat == pytest.approx(float(active.float().mean()))
+            srows, svals = ex.sampled(s.name)
+            assert srows.tolist() == rows
+            torch.testing.assert_close(svals[:, f], col[rows], rtol=1e-3, atol=1e-3)    # fp16 on disk
+    assert ex.logit_classes == ["a", "b"] and ex.logit_note == "none here" and ex.logits(sites[0].name, 0) is None
+
+
 def test_same_result_for_any_batch_size(tiny_index, tiny_loaded):
     lm = tiny_loaded
     sites = candidate_sites(lm, ["ffn", "attn.q"], [0, 2])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vitviz.atlas.export import write_atlas_data
+from vitviz.atlas.scores import read_scores
 from vitviz.atlas.settings import AtlasConfig
 from vitviz.atlas.page import write_pages
 from vitviz.data.imagenet import DatasetIndex
@@ -14,14 +15,16 @@ from vitviz.visualization.store import read_features
 
 
 def build_atlas(out_dir: str | Path, spec: ModelSpec, exemplars_dir: str | Path, features_dir: str | Path | None,
-                index: DatasetIndex, opts: AtlasConfig) -> dict:
-    """Write the whole site of model `spec` into `out_dir` from what mining and visualisation wrote (no pass over
-    the data: the histograms come from mining); return its overview."""
+                index: DatasetIndex, opts: AtlasConfig, scores_dir: str | Path | None = None) -> dict:
+    """Write the whole site of model `spec` into `out_dir` from what mining, visualisation and scoring wrote (no
+    pass over the data and no model weights: histograms, densities, the random sample and the logit effects come
+    from mining); return its overview."""
     ex = read_exemplars(exemplars_dir)
     features = recipe = None
     if features_dir is not None and (Path(features_dir) / "features.csv").exists():
         features, recipe = read_features(features_dir)
     overview = write_atlas_data(out_dir, spec.key, ex, features, recipe,
-                                Path(features_dir) if features_dir else None, index, crop_transform(spec), opts)
+                                Path(features_dir) if features_dir else None, index, crop_transform(spec), opts,
+                                read_scores(scores_dir))
     write_pages(out_dir, spec.key)
     return overview

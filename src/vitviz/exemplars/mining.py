@@ -1,5 +1,7 @@
-"""Exemplar mining: one pass over a split keeps, for every feature of the sites, its top-k images and the
-histogram of its per-image statistic; a second, short pass stores the activation maps of the exemplars.
+"""Exemplar mining: one pass over a split keeps, for every feature of the sites, its top-k and bottom-k images,
+the histogram of its per-image statistic, its activation density and its statistic on a seeded random sample of
+the images (the atlas's quantile bands and correlations); a second, short pass stores the activation maps of the
+exemplars.
 
 The per-image statistic of a feature is its mean over patch tokens (the paper), or the max. Memory is
 O(k x features) on the device, whatever the number of images; only the requested sites are hooked, and the
@@ -11,8 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from vitviz.activations.density import Density
 from vitviz.activations.histogram import Histogram
 from vitviz.activations.maps import PatchMaps
+from vitviz.activations.sample import Sample, sample_rows
 from vitviz.activations.sites import Site
 from vitviz.activations.stream import stream
 from vitviz.activations.topk import TopK, site_offsets
@@ -33,6 +37,11 @@ class MiningResult:
     split: str
     stat: str
     histograms: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # site -> counts, edge, width
+    low_values: torch.Tensor | None = None     # (k, total channels), ascending: the minimising images
+    low_indices: torch.Tensor | None = None
+    sample_rows: torch.Tensor | None = None    # (n,) split rows of the random sample, ascending
+    sample_values: torch.Tensor | None = None  # (n, total channels): the statistic on them
+    density: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)   # site -> images, patches, totals
 
     def offsets(self) -> dict[str, int]:
         return site_offsets(self.sites)
@@ -47,17 +56,25 @@ class MiningResult:
 
 
 def mine(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, k: int, stat: str = "mean",
-         limit: int = 0, batch_size: int = 64, device: str | torch.device = "cpu", bins: int = 24) -> MiningResult:
-    """Stream a split once and keep, for every channel of every site, the k images with the highest statistic and
-    the histogram of the statistic (`bins` power-of-two bins)."""
-    topk, hist = TopK(sites, k, stat), Histogram(sites, bins, stat)
-    done = stream(loaded, index, split, spread_rows(len(index.split(split)), limit), [topk, hist], batch_size,
+         limit: int = 0, batch_size: int = 64, device: str | torch.device = "cpu", bins: int = 24, sample: int = 0,
+         seed: int = 0) -> MiningResult:
+    """Stream a split once and keep, for every channel of every site, the k images with the highest and the k with
+    the lowest statistic, the histogram of the statistic (`bins` power-of-two bins), its activation density, and
+    its statistic on `sample` images drawn with `seed` (none when 0)."""
+    rows = spread_rows(len(index.split(split)), limit)
+    topk, low = TopK(sites, k, stat), TopK(sites, k, stat, lowest=True)
+    hist, dens = Histogram(sites, bins, stat), Density(sites)
+    samp = Sample(sites, sample_rows(rows, sample, seed), stat) if sample else None
+    done = stream(loaded, index, split, rows, [topk, low, hist, dens] + ([samp] if samp else []), batch_size,
                   device, f"mine {loaded.key} ({split})")
     histograms = {}
     for s in sites:
         counts, edge, width = hist.result(s.name)
         histograms[s.name] = {"counts": counts, "edge": edge, "width": width}
-    return MiningResult(sites, topk.values, topk.indices, done.images, done.skipped, split, stat, histograms)
+    density = {s.name: {"images": dens.images[s.name], "patches": dens.patches[s.name],
+                        "totals": torch.tensor(dens.totals[s.name])} for s in sites}
+    return MiningResult(sites, topk.values, topk.indices, done.images, done.skipped, split, stat, histograms,
+                        low.values, low.indices, samp.rows if samp else None, samp.values if samp else None, density)
 
 
 def activation_maps(loaded: LoadedModel, result: MiningResult, index: DatasetIndex, top: int = 1,

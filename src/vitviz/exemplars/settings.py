@@ -31,6 +31,9 @@ class MineConfig(Strict):
     locality_fraction: float = Field(0.1, ge=0.01, le=1.0, description="top share of patches for the locality number")
     bins: int = Field(24, ge=4, le=200, description="histogram bins of each feature's statistic over the split (exact "
                       "counts on power-of-two bin widths; the atlas shows them)")
+    sample: int = Field(512, ge=0, description="images of the split drawn at random (seed 0) on which every feature's "
+                        "statistic is kept: the atlas's quantile bands of exemplars and its related features "
+                        "(correlation); 0: none")
     batch_size: int = Field(64, ge=1)
     device: str = Field("auto", description="auto, cpu or cuda[:i]")
     concepts: ConceptConfig = Field(default_factory=ConceptConfig)

@@ -1,0 +1,36 @@
+"""The visualised features of a model as the atlas shows them: each image copied once into vis/, with its recipe
+numbers and whether it failed (a flat or black image, or scoring's `failed` flag)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from vitviz.visualization.quality import image_failed
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return round(x, 4) if np.isfinite(x) else None
+
+
+def copy_visualised(features: pd.DataFrame, features_dir: Path, out_dir: Path, scores: dict[tuple[str, int], dict]
+                    ) -> dict[tuple[str, int], dict]:
+    """Per (site, feature) visualised: its image under out_dir/vis/, seed, steps, objective at the start and the
+    end, and `fail`: None, 'image' (flat or black) or 'score' (scored failed)."""
+    (out_dir / "vis").mkdir(parents=True, exist_ok=True)
+    out = {}
+    for r in features.itertuples():
+        name = Path(r.image).name
+        shutil.copyfile(features_dir / r.image, out_dir / "vis" / name)
+        with Image.open(features_dir / r.image) as im:
+            flat = image_failed(np.asarray(im.convert("RGB")))
+        scored = scores.get((r.site, int(r.feature)), {})
+        fail = "image" if flat else ("score" if scored.get("failed") is True else None)
+        out[(r.site, int(r.feature))] = {"img": f"vis/{name}", "seed": str(r.seed), "steps": int(r.steps),
+                                         "obj0": _num(r.objective_start), "obj": _num(r.objective_final),
+                                         "fail": fail, "kind": r.kind, "layer": int(r.layer)}
+    return out
