@@ -47,6 +47,8 @@
     if (/^[\/\\]{2}/.test(bare)) return "#blocked";
     return s;
   }
+  window.vitvizEscape = {esc: esc, attr: attr, safeUrl: safeUrl};   // the three, for the tests
+
   function img(src, cls, alt, lazy) {
     return "<img src=\"" + attr(safeUrl(src)) + "\"" + (cls ? " class=\"" + attr(cls) + "\"" : "") +
       " alt=\"" + attr(alt || "") + "\"" + (lazy ? " loading=\"lazy\"" : "") + ">";
