@@ -2,11 +2,13 @@
 the time to first render of one block's FFN layer page (3,072 cards) in headless Chromium.
 
 The exemplar tables are synthetic but shaped as mining a random-weight ViT-B/16 (timm) over ImageNet val gives
-them: every FFN and q/k/v channel of the 12 blocks (64,512 features), k exemplars each drawn from `--images`
-split rows, `--maps-top` 14x14 activation maps per feature, a histogram per feature. The split's rows point at
-`--distinct` JPEGs on disk (cycled), so every one of the distinct rows the tables use is decoded, cropped and
-stored as its own thumbnail, as for real data. The histogram pass over the split (model inference, measured by
-bench_mining.py) is not part of the build time here.
+them: every FFN and q/k/v channel of the 12 blocks (64,512 features), k top and k minimising exemplars each
+drawn from `--images` split rows, `--maps-top` 14x14 activation maps per feature, a histogram and an activation
+density per feature, the statistics of every feature on a random sample of `--sample` rows (the quantile bands and
+related features), and the direct logit effects of the FFN channels computed from the (random) weights. The
+split's rows point at `--distinct` JPEGs on disk (cycled), so every one of the distinct rows the tables use is
+decoded, cropped and stored as its own thumbnail, as for real data. The mining pass over the split (model
+inference, measured by bench_mining.py) is not part of the build time here.
 
     python benchmarks/bench_atlas.py                      # full scale: 50,000 images, k = 20
     python benchmarks/bench_atlas.py --blocks 2 --images 5000 --keep /tmp/atlas_b16
@@ -31,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import vitviz.atlas.export as export  # noqa: E402
 from vitviz.atlas.export import SIZE_BUDGET, feature_budget, write_atlas_data  # noqa: E402
-from vitviz.atlas.settings import AtlasConfig
-from vitviz.atlas.histogram import Histograms  # noqa: E402
+from vitviz.atlas.settings import AtlasConfig  # noqa: E402
 from vitviz.atlas.page import write_pages  # noqa: E402
 from vitviz.data.imagenet import DatasetIndex  # noqa: E402
-from vitviz.activations.loader import crop_transform  # noqa: E402
+from vitviz.models.transforms import crop_transform  # noqa: E402
+from vitviz.exemplars.logit_effects import logit_effects  # noqa: E402
 from vitviz.exemplars.store import Exemplars  # noqa: E402
 from vitviz.activations.sites import list_sites  # noqa: E402
 from common import random_loaded  # noqa: E402
@@ -61,34 +63,51 @@ def synthetic_split(root: Path, images: int, distinct: int, classes: int, size: 
 
 
 def synthetic_exemplars(model: torch.nn.Module, blocks: int, k: int, images: int, maps_top: int, bins: int,
-                        seed: int) -> tuple[Exemplars, Histograms]:
-    """Top-k tables, maps, locality and histograms shaped as mining every FFN and q/k/v channel would give."""
+                        sample: int, classes: list[str], seed: int) -> Exemplars:
+    """Top-k and bottom-k tables, maps, locality, histograms, densities, the random sample and the logit effects,
+    shaped as mining every FFN and q/k/v channel would give them."""
     rng = np.random.default_rng(seed)
-    sites = [s for s in list_sites(model).values() if s.kind in KINDS and s.layer < blocks]
+    all_sites = list_sites(model)
+    sites = [s for s in all_sites.values() if s.kind in KINDS and s.layer < blocks]
     grid = model.patch_embed.grid_size
     rows, offset = [], 0
-    vals, idx, maps, counts, lo, hi, under = [], [], {}, {}, {}, {}, {}
+    vals, idx, low_vals, low_idx, maps, hists, dens = [], [], [], [], {}, {}, {}
+
+    def spread(n: int) -> torch.Tensor:   # k distinct rows per feature: a random start and stride modulo the split
+        start, stride = rng.integers(0, images, n), rng.integers(1, 97, n)
+        return torch.from_numpy(((start[None] + np.arange(k)[:, None] * stride[None]) % images).astype(np.int64))
+
     for s in sites:
         rows.append({"site": s.name, "kind": s.kind, "layer": s.layer, "offset": offset, "channels": s.channels,
                      "spatial": True})
         offset += s.channels
         v = np.sort(rng.gamma(2.0, 1.0, (k, s.channels)).astype(np.float32), axis=0)[::-1]
         vals.append(torch.from_numpy(v.copy()))
-        # k distinct rows per feature: a random start and stride modulo the split (stride coprime enough here)
-        start = rng.integers(0, images, s.channels)
-        stride = rng.integers(1, 97, s.channels)
-        idx.append(torch.from_numpy(((start[None] + np.arange(k)[:, None] * stride[None]) % images).astype(np.int64)))
+        idx.append(spread(s.channels))
+        low_vals.append(torch.from_numpy(np.sort(-rng.gamma(1.0, 0.1, (k, s.channels)), axis=0).astype(np.float32)))
+        low_idx.append(spread(s.channels))
         maps[s.name] = torch.from_numpy(rng.gamma(1.0, 1.0, (s.channels, maps_top, *grid)).astype(np.float16))
-        counts[s.name] = torch.from_numpy(rng.integers(0, images // bins + 1, (s.channels, bins)))
-        lo[s.name], hi[s.name] = torch.zeros(s.channels), torch.from_numpy(v[0].copy())
-        under[s.name] = torch.zeros(s.channels, dtype=torch.int64)
+        hists[s.name] = {"counts": torch.from_numpy(rng.integers(0, images // bins + 1, (s.channels, bins))),
+                         "edge": torch.zeros(s.channels, dtype=torch.float64),
+                         "width": torch.from_numpy(v[0].astype(np.float64) / bins)}
+        share = rng.uniform(0.0, 1.0, s.channels)
+        dens[s.name] = {"images": torch.from_numpy((share * images).astype(np.int64)),
+                        "patches": torch.from_numpy((share ** 2 * images * 196).astype(np.int64)),
+                        "totals": torch.tensor([images, images * 196])}
     locality = pd.DataFrame({"site": [r["site"] for r in rows], "top_share": rng.uniform(0.1, 0.4, len(rows))})
-    meta = {"split": "val", "stat": "mean", "k": k, "images": images, "maps_top": maps_top, "locality_fraction": 0.1}
-    ex = Exemplars(pd.DataFrame(rows), torch.cat(vals, dim=1), torch.cat(idx, dim=1), maps, locality, meta)
-    return ex, Histograms(counts, lo, hi, under, images)
+    meta = {"split": "val", "stat": "mean", "k": k, "images": images, "maps_top": maps_top, "locality_fraction": 0.1,
+            "sample": sample}
+    ex = Exemplars(pd.DataFrame(rows), torch.cat(vals, dim=1), torch.cat(idx, dim=1), maps, locality, meta,
+                   histograms=hists, low_values=torch.cat(low_vals, dim=1), low_indices=torch.cat(low_idx, dim=1),
+                   density=dens)
+    ex.sample_rows = torch.from_numpy(np.sort(rng.choice(images, min(sample, images), replace=False)))
+    ex.sample_values = torch.from_numpy(rng.gamma(2.0, 1.0, (len(ex.sample_rows), offset)).astype(np.float16))
+    ex.logit_effects, ex.logit_note = logit_effects(model, sites, all_sites)
+    ex.logit_classes = classes
+    return ex
 
 
-def build(out: Path, ex: Exemplars, hist: Histograms, index: DatasetIndex, loaded, opts: AtlasConfig) -> dict:
+def build(out: Path, ex: Exemplars, index: DatasetIndex, loaded, opts: AtlasConfig) -> dict:
     """Write the atlas; the wall times of the thumbnails and of everything else."""
     times = {"thumbs": 0.0}
     inner = export.write_thumbs
@@ -103,7 +122,7 @@ def build(out: Path, ex: Exemplars, hist: Histograms, index: DatasetIndex, loade
     export.write_thumbs = timed_thumbs
     try:
         t0 = time.perf_counter()
-        ov = write_atlas_data(out, loaded.key, ex, None, None, None, index, crop_transform(loaded.spec), hist, opts)
+        ov = write_atlas_data(out, loaded.key, ex, None, None, None, index, crop_transform(loaded.spec), opts)
         write_pages(out, loaded.key)
         times["total"] = time.perf_counter() - t0
     finally:
@@ -165,6 +184,7 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=384, help="side of those JPEGs (ImageNet val: about 400x350)")
     ap.add_argument("--maps-top", type=int, default=5, help="exemplars per feature with a stored map")
     ap.add_argument("--bins", type=int, default=24)
+    ap.add_argument("--sample", type=int, default=512, help="rows of the random sample (mine_exemplars.sample)")
     ap.add_argument("--classes", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="write the atlas here and keep it")
@@ -176,13 +196,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_atlas_"))
     try:
         index = synthetic_split(tmp / "dataset", args.images, args.distinct, args.classes, args.image_size, args.seed)
-        ex, hist = synthetic_exemplars(loaded.model, args.blocks, args.k, args.images, args.maps_top, args.bins,
-                                       args.seed)
+        ex = synthetic_exemplars(loaded.model, args.blocks, args.k, args.images, args.maps_top, args.bins,
+                                 args.sample, index.short_names, args.seed)
         out = args.keep or tmp / "atlas"
         if out.exists():
             shutil.rmtree(out)
         opts = AtlasConfig()
-        r = build(out, ex, hist, index, loaded, opts)
+        r = build(out, ex, index, loaded, opts)
         ov = r["overview"]
         n, thumbs = ov["features"], ov["thumbs"]
         cells = int(np.prod(loaded.model.patch_embed.grid_size))
@@ -190,7 +210,8 @@ def main() -> None:
         thumb_bytes = folder_bytes(out / "thumbs")
         render = first_render(out, "L0/ffn", args.render_timeout)
         report = {
-            "features": n, "k": args.k, "images": args.images, "maps_top": args.maps_top, "thumbnails": thumbs,
+            "features": n, "k": args.k, "images": args.images, "maps_top": args.maps_top, "sample": args.sample,
+            "thumbnails": thumbs,
             "build_s": round(r["total"], 1),
             "build_s_per_1000_features": round(1000 * r["total"] / n, 2),
             "data_s_per_1000_features": round(1000 * r["data"] / n, 2),
