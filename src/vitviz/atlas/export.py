@@ -254,8 +254,9 @@ def write_atlas_data(out_dir: str | Path, model_key: str, ex: Exemplars, feature
             c = cards.get("cls", [-1] * len(cards["f"]))[j]
             share = cards["n"][j] / cards["m"][j] if ev is not None and cards["m"][j] else 0.0
             t = cards["thumb"][j] if ev is not None else -1
+            dead = int(ev is not None and cards["di"][j] == 0)
             search.append([i, f, int(c), round(share, 3), int(cards["n"][j]) if ev is not None else 0,
-                           " ".join(clip[f]), t, cards["vis"][j]])
+                           " ".join(clip[f]), t, cards["vis"][j], dead])
     sizes["search"] = _write(out / "data" / "search.js", "search", {"entries": search})
     n_feat = sum(l["channels"] for l in layers if l["mined"])
     kinds = [k for k in KINDS if any(l["kind"] == k for l in layers)]

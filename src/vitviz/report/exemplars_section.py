@@ -60,7 +60,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                    f"**{cfg.stat}** over patch tokens (prefix tokens excluded) and keeps the top {cfg.k} per feature "
                    "(ties to the lower image index), as the authors' code does with k = 1. The activation map is the "
                    "feature's activation at each patch of the exemplar's crop, reshaped row-major to the patch grid "
-                   "and drawn min-max normalised over the crop.")]
+                   "and drawn over the crop as its positive part over its maximum (the atlas draws it the same way).")]
     locality = {}
     metrics.setdefault("exemplars", {})
     for key in keys:

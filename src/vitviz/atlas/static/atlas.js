@@ -192,13 +192,14 @@
       "<span class=\"id\">F" + esc(f) + (c.vis[i] ? " <i class=\"badge\">vis</i>" : "") +
       (c.fail[i] ? " <i class=\"badge bad\">failed</i>" : "") + "</span>";
     if (c.cls) {
-      h += "<span class=\"cls\">" + (c.n[i] >= 2 ? c.n[i] + "/" + c.m[i] + " " + esc(className(ov, c.cls[i])) :
-        "mixed classes") + "</span>";
+      var ct = c.di[i] === 0 ? "never active" : c.n[i] >= 2 ? c.n[i] + "/" + c.m[i] + " " + className(ov, c.cls[i]) :
+        "mixed classes";
+      h += "<span class=\"cls\" title=\"" + attr(ct) + "\">" + esc(ct) + "</span>";
       h += "<span class=\"dens\">" + (c.di[i] !== null ? "active on " + pct(c.di[i], true) : "&nbsp;") + "</span>";
     }
     var st = scoreText(c.score[i]);
-    if (st) h += "<span class=\"score\">" + esc(st) + "</span>";
-    if (c.clip[i]) h += "<span class=\"clip\">" + esc(c.clip[i]) + "</span>";
+    if (st) h += "<span class=\"score\" title=\"" + attr(st) + "\">" + esc(st) + "</span>";
+    if (c.clip[i]) h += "<span class=\"clip\" title=\"" + attr(c.clip[i]) + "\">" + esc(c.clip[i]) + "</span>";
     return h + "</a>";
   }
   var SORTS = {
@@ -219,7 +220,7 @@
     h += "</select></label>";
     if (c.cls) {
       var seen = {};
-      c.cls.forEach(function (x, i) { if (x >= 0 && c.n[i] >= 2) seen[x] = (seen[x] || 0) + 1; });
+      c.cls.forEach(function (x, i) { if (x >= 0 && c.n[i] >= 2 && c.di[i] !== 0) seen[x] = (seen[x] || 0) + 1; });
       h += " <label>modal class <select id=\"fcls\"><option value=\"\">any</option>";
       Object.keys(seen).map(Number).sort(function (x, y) { return seen[y] - seen[x] || x - y; }).forEach(function (x) {
         h += "<option value=\"" + attr(x) + "\">" + esc(className(ov, x)) + " (" + seen[x] + ")</option>";
@@ -238,7 +239,7 @@
     var key = val("sort") || "id", fc = val("fcls"), fd = Number(val("fdens") || 0) / 100;
     var idx = [];
     for (var i = 0; i < c.f.length; i++) {
-      if (fc !== "" && !(c.cls[i] === Number(fc) && c.n[i] >= 2)) continue;
+      if (fc !== "" && !(c.cls[i] === Number(fc) && c.n[i] >= 2 && c.di[i] !== 0)) continue;
       if (fd > 0 && !(c.di && c.di[i] !== null && c.di[i] >= fd)) continue;
       if (on("fvis") && !c.vis[i]) continue;
       if (on("fscored") && !c.score[i]) continue;
@@ -374,6 +375,10 @@
     if (!c.cls) return "";
     var n = c.n[f], m = c.m[f];
     if (!m) return "<p>No exemplar was found.</p>";
+    if (c.di[f] === 0) {
+      return "<p class=\"bad\">Never active on this split (no patch token above 0): its top exemplars are the " +
+        "least inactive images, or ties where the statistic is the same everywhere, not evidence of a class.</p>";
+    }
     if (n < 2) {
       return "<p>The top-" + m + " exemplars are of " + m + " different classes: no class repeats, so none " +
         "dominates.</p>";
@@ -398,7 +403,9 @@
     if (!s) return "<p>Not scored (score_features scores the first visualised features of each site).</p>";
     var rows = [["activation ratio", s.ratio, "the visualisation's statistic over the best natural image's"],
       ["beats best natural image", s.beats === undefined ? null : (s.beats ? "yes" : "no"), ""],
-      ["selectivity", s.sel !== undefined ? s.sel : s.selz, "the visualisation's z-score among the site's channels"],
+      s.sel !== undefined ? ["selectivity", s.sel, "on the visualisation, the feature's z-score among its site's " +
+        "channels over √(C − 1): 1 when only this channel responds"] :
+        ["selectivity (z)", s.selz, "on the visualisation, the feature's z-score among its site's channels"],
       ["2-AFC accuracy, visualisations (MIS)", s.mis_v, "a machine participant told top from bottom natural " +
        "images with visualisations as references"],
       ["2-AFC accuracy, natural exemplars", s.mis_n, "the same with natural exemplars as references"],
@@ -548,7 +555,7 @@
     return "<a class=\"card" + (e[7] ? " vis" : "") + "\" href=\"" + attr(link(l, e[1])) + "\">" +
       (src ? img(src, "", "", true) : "<div class=\"noimg\"></div>") + "<span class=\"id\">L" + esc(l.layer) + " " +
       esc(label(ov, l.kind)) + " F" + esc(e[1]) + "</span><span class=\"cls\">" +
-      (e[4] >= 2 ? esc(className(ov, e[2])) + " " + Math.round(100 * e[3]) + "%" : "mixed classes") + "</span>" +
+      (e[4] >= 2 && !e[8] ? Math.round(100 * e[3]) + "% " + esc(className(ov, e[2])) : "mixed classes") + "</span>" +
       (e[5] ? "<span class=\"clip\">" + esc(e[5]) + "</span>" : "") + "</a>";
   }
   function searchPage(ov, q) {
@@ -572,7 +579,7 @@
       if (ql) {
         s.entries.forEach(function (e) {
           var cls = e[2] >= 0 ? (ov.class_synonyms || ov.classes)[e[2]].toLowerCase() : "";   // any synonym matches
-          var byClass = cls.indexOf(ql) >= 0 && e[3] >= 0.5 && e[4] >= 2;
+          var byClass = cls.indexOf(ql) >= 0 && e[3] >= 0.5 && e[4] >= 2 && !e[8];
           var byClip = (" " + e[5].toLowerCase() + " ").indexOf(ql) >= 0;
           if (byClass || byClip) hits.push(e);
         });
