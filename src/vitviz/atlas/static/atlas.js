@@ -552,11 +552,12 @@
   }
   function hitCard(ov, e) {
     var l = ov.layers[e[0]], src = e[7] || thumb(e[6]);
-    return "<a class=\"card" + (e[7] ? " vis" : "") + "\" href=\"" + attr(link(l, e[1])) + "\">" +
+    var h = "<a class=\"card" + (e[7] ? " vis" : "") + "\" href=\"" + attr(link(l, e[1])) + "\">" +
       (src ? img(src, "", "", true) : "<div class=\"noimg\"></div>") + "<span class=\"id\">L" + esc(l.layer) + " " +
-      esc(label(ov, l.kind)) + " F" + esc(e[1]) + "</span><span class=\"cls\">" +
-      (e[4] >= 2 && !e[8] ? Math.round(100 * e[3]) + "% " + esc(className(ov, e[2])) : "mixed classes") + "</span>" +
-      (e[5] ? "<span class=\"clip\">" + esc(e[5]) + "</span>" : "") + "</a>";
+      esc(label(ov, l.kind)) + " F" + esc(e[1]) + "</span>";
+    var ct = e[4] >= 2 && !e[8] ? Math.round(100 * e[3]) + "% " + className(ov, e[2]) : "mixed classes";
+    return h + "<span class=\"cls\" title=\"" + attr(ct) + "\">" + esc(ct) + "</span>" +
+      (e[5] ? "<span class=\"clip\" title=\"" + attr(e[5]) + "\">" + esc(e[5]) + "</span>" : "") + "</a>";
   }
   function searchPage(ov, q) {
     var id = parseId(ov, q);
