@@ -26,7 +26,9 @@ WIDTHS = (1024, 1400, 1920)
 # Installed before any page script: records every dialog and every error event (a script error, or an image or
 # script that failed to load), so a test can assert that nothing ran and nothing broke.
 HOOKS = """window.__fired = [];
-['alert', 'confirm', 'prompt'].forEach(function (n) { window[n] = function (m) { window.__fired.push(n + ':' + m); }; });
+['alert', 'confirm', 'prompt'].forEach(function (n) {
+  window[n] = function (m) { window.__fired.push(n + ':' + m); };
+});
 window.addEventListener('error', function (e) {
   window.__fired.push('error:' + (e.message || (e.target && e.target.outerHTML) || e.type));
 }, true);"""
@@ -338,7 +340,8 @@ def test_search_lists_thumbnails_page_by_page(drv, tiny_atlas):  # noqa: F811
     images_loaded(drv)
 
 
-HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>", "\" onmouseover=\"alert(3)", "javascript:alert(4)"]
+HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>", "\" onmouseover=\"alert(3)",
+           "javascript:alert(4)"]
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from vitviz.atlas.numbers import rnd
 from vitviz.visualization.quality import image_failed
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return round(x, 4) if np.isfinite(x) else None
 
 
 def copy_visualised(features: pd.DataFrame, features_dir: Path, out_dir: Path, scores: dict[tuple[str, int], dict]
@@ -31,6 +27,6 @@ def copy_visualised(features: pd.DataFrame, features_dir: Path, out_dir: Path, s
         scored = scores.get((r.site, int(r.feature)), {})
         fail = "image" if flat else ("score" if scored.get("failed") is True else None)
         out[(r.site, int(r.feature))] = {"img": f"vis/{name}", "seed": str(r.seed), "steps": int(r.steps),
-                                         "obj0": _num(r.objective_start), "obj": _num(r.objective_final),
+                                         "obj0": rnd(float(r.objective_start)), "obj": rnd(float(r.objective_final)),
                                          "fail": fail, "kind": r.kind, "layer": int(r.layer)}
     return out

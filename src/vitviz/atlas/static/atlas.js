@@ -54,7 +54,8 @@
       " alt=\"" + attr(alt || "") + "\"" + (lazy ? " loading=\"lazy\"" : "") + ">";
   }
   function a(href, text, cls) {
-    return "<a href=\"" + attr(safeUrl(href)) + "\"" + (cls ? " class=\"" + attr(cls) + "\"" : "") + ">" + text + "</a>";
+    return "<a href=\"" + attr(safeUrl(href)) + "\"" + (cls ? " class=\"" + attr(cls) + "\"" : "") + ">" + text +
+      "</a>";
   }
 
   // ------------------------------------------------------------------ helpers
@@ -73,7 +74,9 @@
     return null;
   }
   function link(l, f) { return "#L" + l.layer + "/" + l.kind + (f === undefined ? "" : "/" + f); }
-  function title(ov, l) { return "Block " + esc(l.layer) + " · " + esc(label(ov, l.kind)) + " <code>" + esc(l.kind) + "</code>"; }
+  function title(ov, l) {
+    return "Block " + esc(l.layer) + " · " + esc(label(ov, l.kind)) + " <code>" + esc(l.kind) + "</code>";
+  }
   function main() { return document.getElementById("main"); }
   function done(kind) { document.body.setAttribute("data-page", kind); window.atlasRendered = performance.now(); }
   function crumb(parts) { return "<p class=\"crumb\">" + [a("#", "overview")].concat(parts).join(" / ") + "</p>"; }
@@ -155,7 +158,8 @@
       h += "<p class=\"vislist\">";
       vis.forEach(function (l) {
         h += "<span class=\"vl\"><b>L" + esc(l.layer) + " " + esc(label(ov, l.kind)) + ":</b> " +
-          "<span data-visof=\"" + attr(l.id) + "\">" + a(link(l), l.visualized + " on the layer page") + "</span></span> ";
+          "<span data-visof=\"" + attr(l.id) + "\">" + a(link(l), l.visualized + " on the layer page") +
+          "</span></span> ";
       });
       h += "</p>";
     }
@@ -165,7 +169,9 @@
       all.forEach(function (c, i) {
         var l = vis[i], links = [];
         c.f.forEach(function (f, j) {
-          if (c.vis[j]) links.push(a(link(l, f), "F" + esc(f) + (c.fail[j] ? " (failed)" : ""), c.fail[j] ? "failed" : ""));
+          if (c.vis[j]) {
+            links.push(a(link(l, f), "F" + esc(f) + (c.fail[j] ? " (failed)" : ""), c.fail[j] ? "failed" : ""));
+          }
         });
         Array.prototype.forEach.call(main().querySelectorAll("[data-visof]"), function (el) {
           if (el.getAttribute("data-visof") === l.id) el.innerHTML = links.join(", ");
@@ -214,8 +220,11 @@
   function layerTools(ov, c) {
     var h = "<form class=\"tools\" id=\"tools\"><label>sort by <select id=\"sort\">";
     Object.keys(SORTS).forEach(function (k) {
-      if (k === "id" || SORTS[k][1] && c.f.some(function (_, i) { var v = SORTS[k][1](c, i); return v !== null && v !== undefined; }))
-        h += "<option value=\"" + attr(k) + "\">" + esc(SORTS[k][0]) + "</option>";
+      var some = k === "id" || c.f.some(function (_, i) {
+        var v = SORTS[k][1](c, i);
+        return v !== null && v !== undefined;
+      });
+      if (some) h += "<option value=\"" + attr(k) + "\">" + esc(SORTS[k][0]) + "</option>";
     });
     h += "</select></label>";
     if (c.cls) {
@@ -289,7 +298,9 @@
     if (!LUT) {
       var raw = atob(ov.colormap);
       LUT = [];
-      for (var i = 0; i < raw.length; i += 3) LUT.push([raw.charCodeAt(i), raw.charCodeAt(i + 1), raw.charCodeAt(i + 2)]);
+      for (var i = 0; i < raw.length; i += 3) {
+        LUT.push([raw.charCodeAt(i), raw.charCodeAt(i + 1), raw.charCodeAt(i + 2)]);
+      }
     }
     return LUT;
   }
@@ -323,24 +334,27 @@
   function histogram(ov, d, logy) {
     if (!d.hist || !d.hist.length) return "<p>No histogram was stored.</p>";
     var W = 420, H = 150, L = 48, B = 40, T = 8, R = 12, n = d.hist.length, iw = W - L - R;
-    var m = Math.max.apply(null, d.hist.concat([1])), top = logy ? Math.pow(10, Math.ceil(Math.log10(m + 1))) : niceMax(m);
+    var m = Math.max.apply(null, d.hist.concat([1]));
+    var top = logy ? Math.pow(10, Math.ceil(Math.log10(m + 1))) : niceMax(m);
     var y = function (c) { return logy ? H * Math.log10(1 + c) / Math.log10(1 + top) : H * c / top; };
-    var s = "<svg class=\"hist\" width=\"" + W + "\" height=\"" + (H + T + B) + "\" viewBox=\"0 0 " + W + " " + (H + T + B) +
-      "\" role=\"img\" aria-label=\"histogram\"><g transform=\"translate(" + L + "," + T + ")\">";
+    var s = "<svg class=\"hist\" width=\"" + W + "\" height=\"" + (H + T + B) + "\" viewBox=\"0 0 " + W + " " +
+      (H + T + B) + "\" role=\"img\" aria-label=\"histogram\"><g transform=\"translate(" + L + "," + T + ")\">";
     for (var i = 0; i < n; i++) {
       var h = y(d.hist[i]), x = i * iw / n;
-      s += "<rect x=\"" + x.toFixed(1) + "\" y=\"" + (H - h).toFixed(1) + "\" width=\"" + Math.max(iw / n - 1, 0.5).toFixed(1) +
-        "\" height=\"" + h.toFixed(1) + "\"><title>" + d.hist[i] + " images in [" +
+      s += "<rect x=\"" + x.toFixed(1) + "\" y=\"" + (H - h).toFixed(1) + "\" width=\"" +
+        Math.max(iw / n - 1, 0.5).toFixed(1) + "\" height=\"" + h.toFixed(1) + "\"><title>" + d.hist[i] +
+        " images in [" +
         fmt(d.lo + i * (d.hi - d.lo) / n, 4) + ", " + fmt(d.lo + (i + 1) * (d.hi - d.lo) / n, 4) + ")</title></rect>";
     }
-    var ticks = logy ? [0, 1, 10, 100, 1000, 10000, 100000].filter(function (t) { return t <= top; }) : [0, top / 2, top];
+    var ticks = logy ? [0, 1, 10, 100, 1000, 10000, 100000].filter(function (t) { return t <= top; }) :
+      [0, top / 2, top];
     ticks.forEach(function (t) {
       var yy = (H - y(t)).toFixed(1);
-      s += "<line class=\"tick\" x1=\"-4\" x2=\"0\" y1=\"" + yy + "\" y2=\"" + yy + "\"></line><text x=\"-6\" y=\"" + yy +
-        "\" dy=\"0.32em\" text-anchor=\"end\">" + esc(t) + "</text>";
+      s += "<line class=\"tick\" x1=\"-4\" x2=\"0\" y1=\"" + yy + "\" y2=\"" + yy + "\"></line><text x=\"-6\" y=\"" +
+        yy + "\" dy=\"0.32em\" text-anchor=\"end\">" + esc(t) + "</text>";
     });
-    s += "<line class=\"axis\" x1=\"0\" x2=\"0\" y1=\"0\" y2=\"" + H + "\"></line><line class=\"axis\" x1=\"0\" x2=\"" + iw +
-      "\" y1=\"" + H + "\" y2=\"" + H + "\"></line>";
+    s += "<line class=\"axis\" x1=\"0\" x2=\"0\" y1=\"0\" y2=\"" + H + "\"></line><line class=\"axis\" x1=\"0\" " +
+      "x2=\"" + iw + "\" y1=\"" + H + "\" y2=\"" + H + "\"></line>";
     var X = function (v) { return iw * (v - d.lo) / (d.hi - d.lo); };
     var xt = [d.lo, d.hi];
     if (d.lo < 0 && d.hi > 0 && X(0) > 40 && X(0) < iw - 40) xt.splice(1, 0, 0);
@@ -392,8 +406,8 @@
     }
     var row = function (e) {
       var n = ov.logit_classes[e[0]] !== undefined ? ov.logit_classes[e[0]] : "class " + e[0];
-      return "<li><span class=\"lc\">" + esc(n) + "</span> <span class=\"num\">" + esc((e[1] > 0 ? "+" : "") + fmt(e[1], 4)) +
-        "</span></li>";
+      return "<li><span class=\"lc\">" + esc(n) + "</span> <span class=\"num\">" +
+        esc((e[1] > 0 ? "+" : "") + fmt(e[1], 4)) + "</span></li>";
     };
     return "<div class=\"dla\"><div><h3>raises</h3><ol>" + (d.dla.up.map(row).join("") || "<li>none</li>") +
       "</ol></div><div><h3>lowers</h3><ol>" + (d.dla.down.map(row).join("") || "<li>none</li>") + "</ol></div></div>";
@@ -440,19 +454,21 @@
       var h = crumb([a(link(l), "block " + esc(l.layer) + " " + esc(label(ov, l.kind))), "feature " + esc(f)]);
       h += "<h1>" + title(ov, l) + " · feature " + esc(f) + "</h1><p class=\"nav\">" +
         (nb[0] !== null ? a(link(l, nb[0]), "&larr; F" + esc(nb[0]), "prev") : "<span class=\"sub\">first</span>") +
-        " " + (nb[1] !== null ? a(link(l, nb[1]), "F" + esc(nb[1]) + " &rarr;", "next") : "<span class=\"sub\">last</span>") +
+        " " + (nb[1] !== null ? a(link(l, nb[1]), "F" + esc(nb[1]) + " &rarr;", "next") :
+               "<span class=\"sub\">last</span>") +
         " · " + jsonLink(ov, l, d) + " · cite as <code>" + esc(ov.model + " " + link(l, f)) + "</code></p>";
       h += "<div class=\"cols\"><section>";
       h += "<h2>Optimised image</h2>";
       if (vis) {
-        h += "<div class=\"visbox" + (vis.fail ? " failed" : "") + "\">" + img(vis.img, "full", "visualisation") + "</div>";
+        h += "<div class=\"visbox" + (vis.fail ? " failed" : "") + "\">" + img(vis.img, "full", "visualisation") +
+          "</div>";
         if (vis.fail) {
           h += "<p class=\"bad\">Failed: " + (vis.fail === "image" ? "the image is " + esc(ov.image_rule) :
             "scoring flagged it (it does not beat the feature's best natural image and falls short of its " +
             "objective)") + ".</p>";
         }
-        h += "<p class=\"sub\">seed " + esc(vis.seed) + ", " + esc(vis.steps) + " steps, objective " + esc(fmt(vis.obj0)) +
-          " &rarr; " + esc(fmt(vis.obj)) + "</p>";
+        h += "<p class=\"sub\">seed " + esc(vis.seed) + ", " + esc(vis.steps) + " steps, objective " +
+          esc(fmt(vis.obj0)) + " &rarr; " + esc(fmt(vis.obj)) + "</p>";
       } else h += "<p>Not visualised (exemplars only).</p>";
       if (d.hist !== undefined) {
         h += "<h2>Distribution over " + ov.images + " " + esc(ov.split) + " images</h2><div id=\"histbox\">" +
@@ -465,7 +481,9 @@
       if (c.cls) h += "<h2>Class selectivity</h2>" + modalText(ov, c, ci, ov.k);
       if (d.hist !== undefined) h += "<h2>Logit effects</h2>" + logitsHtml(ov, d);
       h += "<h2>Scores</h2>" + scoresHtml(ov, d);
-      if (d.clip && d.clip.length) h += "<h2>CLIP concepts</h2><p class=\"clipl\">" + d.clip.map(esc).join(", ") + "</p>";
+      if (d.clip && d.clip.length) {
+        h += "<h2>CLIP concepts</h2><p class=\"clipl\">" + d.clip.map(esc).join(", ") + "</p>";
+      }
       if (d.related) {
         h += "<h2>Related features</h2><ul class=\"rel\">";
         d.related.forEach(function (r) {
@@ -502,10 +520,11 @@
             "</div></div>");
         }
         if (groups.length) {
-          h += "<h2>Across the activation range</h2><p class=\"note\">Beside the top exemplars: images from quantile " +
-            "bands of the feature's statistic over a random sample of " + ov.sample + " images (spread evenly by rank " +
-            "within each band; the top 1% is the top exemplars'), and the images of the whole split with the lowest " +
-            "statistic (the minimising exemplars), lowest first.</p><div class=\"bands\">" + groups.join("") + "</div>";
+          h += "<h2>Across the activation range</h2><p class=\"note\">Beside the top exemplars: images from " +
+            "quantile bands of the feature's statistic over a random sample of " + ov.sample + " images (spread " +
+            "evenly by rank within each band; the top 1% is the top exemplars'), and the images of the whole split " +
+            "with the lowest statistic (the minimising exemplars), lowest first.</p><div class=\"bands\">" +
+            groups.join("") + "</div>";
         }
       }
       if (vis && ov.recipe) {
@@ -532,7 +551,9 @@
       main().onchange = function (e) {
         var t = e.target;
         if (t.id === "allmaps") {
-          Array.prototype.forEach.call(main().querySelectorAll("canvas[data-j]"), function (cv) { cv.hidden = !t.checked; });
+          Array.prototype.forEach.call(main().querySelectorAll("canvas[data-j]"), function (cv) {
+            cv.hidden = !t.checked;
+          });
           main().querySelector(".cbar").hidden = !t.checked;
         } else if (t.id === "logy") {
           document.getElementById("histbox").innerHTML = histogram(ov, d, t.checked);
@@ -589,8 +610,9 @@
       var h = crumb(["search"]) + "<h1>Search: " + esc(q) + "</h1>";
       if (!hits.length) {
         var some = ov.classes.slice(0, 3).map(esc).join(", ");
-        h += "<p class=\"error\" role=\"alert\">No feature matches “" + esc(q) + "”. Search takes a feature address " +
-          "(L" + ov.blocks[0] + " F12, or L" + ov.blocks[0] + " " + esc(ov.kinds[0]) + " F12), a class name (e.g. " +
+        h += "<p class=\"error\" role=\"alert\">No feature matches “" + esc(q) + "”. Search takes a feature " +
+          "address (L" + ov.blocks[0] + " F12, or L" + ov.blocks[0] + " " + esc(ov.kinds[0]) + " F12), a class " +
+          "name (e.g. " +
           some + "; it finds the features whose top exemplars are at least half of that class) or a CLIP word.</p>";
         main().innerHTML = h;
         done("search");
@@ -603,7 +625,8 @@
       var shown = 0;
       var more = function () {
         var next = hits.slice(shown, shown + PAGE);
-        document.getElementById("hits").insertAdjacentHTML("beforeend", next.map(function (e) { return hitCard(ov, e); }).join(""));
+        var cards = next.map(function (e) { return hitCard(ov, e); }).join("");
+        document.getElementById("hits").insertAdjacentHTML("beforeend", cards);
         shown += next.length;
         document.getElementById("showing").textContent = "Showing " + shown + " of " + hits.length + ".";
         var b = document.getElementById("more");
@@ -627,13 +650,15 @@
       var m = /^L(\d+)\/([A-Za-z.]+)(?:\/(\d+))?\/?$/.exec(hsh);
       if (!m) {
         throw new Missing("“#" + hsh + "” is not an address of this atlas. Addresses look like #L" + ov.blocks[0] +
-          "/" + ov.kinds[0] + " (a layer), #L" + ov.blocks[0] + "/" + ov.kinds[0] + "/12 (a feature) or #search/words.");
+          "/" + ov.kinds[0] + " (a layer), #L" + ov.blocks[0] + "/" + ov.kinds[0] + "/12 (a feature) or " +
+          "#search/words.");
       }
       var l = layerOf(ov, +m[1], m[2]);
       if (!l) throw new Missing(noLayer(ov, +m[1], m[2]));
       return m[3] === undefined ? layerPage(ov, l) : featurePage(ov, l, +m[3]);
     }).catch(function (e) {
-      main().innerHTML = crumb(["not found"]) + "<p class=\"error\" role=\"alert\">" + esc(e && e.message || e) + "</p>";
+      main().innerHTML = crumb(["not found"]) + "<p class=\"error\" role=\"alert\">" + esc(e && e.message || e) +
+        "</p>";
       done("error");
     });
   }
