@@ -345,6 +345,30 @@ def test_logit_effects_known_answer_and_where_they_do_not_apply(make_loaded):
     assert logit_effects(headless.model, [sites["blocks.0.ffn"]], sites)[0] == {}
 
 
+def test_logit_effects_of_sae_latents_go_through_their_decoder_atoms(make_loaded):
+    """Identity SAEs (atoms +e_j and -e_j): a latent on the FFN has the effect of its FFN channel through fc2 (the
+    -e_j latent the opposite one); a latent on the residual stream that of the unit direction e_j."""
+    from vitviz.activations.sites import attach_saes, list_sites
+    from vitviz.exemplars.logit_effects import logit_effects
+    from vitviz.sae.model import identity_sae
+    lm = make_loaded()
+    m = lm.model
+    attach_saes(m, {"blocks.0.ffn": identity_sae(128), "blocks.1.resid": identity_sae(32)})
+    sites = list_sites(m)
+    effects, note = logit_effects(m, [sites["blocks.0.ffn"], sites["blocks.0.ffn.sae"], sites["blocks.1.resid.sae"]],
+                                  sites)
+    ffn, lat, res = effects["blocks.0.ffn"], effects["blocks.0.ffn.sae"], effects["blocks.1.resid.sae"]
+    for j in (0, 5, 127):
+        assert lat["up"][j].tolist() == ffn["up"][j].tolist()
+        torch.testing.assert_close(lat["up_value"][j], ffn["up_value"][j])
+        torch.testing.assert_close(lat["up_value"][128 + j], -ffn["down_value"][j])      # the atom -e_j
+    e = torch.eye(32, dtype=torch.float64)[7]
+    want = m.head.weight.double() @ (m.norm.weight.double() * (e - e.mean()))
+    torch.testing.assert_close(res["up_value"][7].double(), torch.sort(want, descending=True).values, atol=1e-6,
+                               rtol=1e-5)
+    assert note == ""
+
+
 def test_atlas_site_makes_no_network_reference(tiny_atlas):
     site = tiny_atlas.site
     for p in [site / "index.html", site / "atlas.js", site / "atlas.css"]:

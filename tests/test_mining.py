@@ -86,6 +86,16 @@ def test_mine_keeps_the_lowest_density_and_sample_and_stores_them(tiny_index, ti
             assert srows.tolist() == rows
             torch.testing.assert_close(svals[:, f], col[rows], rtol=1e-3, atol=1e-3)    # fp16 on disk
     assert ex.logit_classes == ["a", "b"] and ex.logit_note == "none here" and ex.logits(sites[0].name, 0) is None
+    effects = {"blocks.0.ffn": {"up": torch.tensor([[1, 0]]), "up_value": torch.tensor([[0.5, 0.25]]),
+                                "down": torch.tensor([[0, 1]]), "down_value": torch.tensor([[0.25, 0.5]])}}
+    for again in ("a", "b", "c"):                            # byte-identical files, however often written
+        write_exemplars(res, maps, locality_table(maps, {s.name: s.layer for s in sites}), tmp_path / again,
+                        {"maps_top": 1}, None, (effects, ["x", "y"], "a note"))
+    for f in sorted(p.name for p in (tmp_path / "a").iterdir()):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() == \
+            (tmp_path / "c" / f).read_bytes(), f
+    assert read_exemplars(tmp_path / "a").logits("blocks.0.ffn", 0) == {"up": [["y", 0.5], ["x", 0.25]],
+                                                                        "down": [["x", 0.25], ["y", 0.5]]}
 
 
 def test_same_result_for_any_batch_size(tiny_index, tiny_loaded):

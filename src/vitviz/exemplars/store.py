@@ -62,8 +62,9 @@ def write_exemplars(result: MiningResult, maps: dict[str, torch.Tensor], localit
                                     str(out_dir / SAMPLE))
     if logits is not None:
         effects, classes, note = logits
+        # one metadata key: safetensors writes several in no fixed order, and the file must be byte-identical
         safetensors.torch.save_file(_flat(effects) or {"none": torch.zeros(0)}, str(out_dir / LOGITS),
-                                    metadata={"classes": json.dumps(classes), "note": note})
+                                    metadata={"info": json.dumps({"classes": classes, "note": note})})
     locality.to_csv(out_dir / LOCALITY, index=False)
     if concepts is not None:
         concepts.to_csv(out_dir / CONCEPTS, index=False)
@@ -191,5 +192,6 @@ def read_exemplars(out_dir: str | Path) -> Exemplars:
             info = f.metadata() or {}
         tensors = safetensors.torch.load_file(str(out_dir / LOGITS))
         ex.logit_effects = _by_site({n: t for n, t in tensors.items() if "/" in n})
-        ex.logit_classes, ex.logit_note = json.loads(info.get("classes", "[]")), info.get("note", "")
+        info = json.loads(info.get("info", "{}"))
+        ex.logit_classes, ex.logit_note = info.get("classes", []), info.get("note", "")
     return ex

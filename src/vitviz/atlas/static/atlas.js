@@ -457,6 +457,11 @@
         " " + (nb[1] !== null ? a(link(l, nb[1]), "F" + esc(nb[1]) + " &rarr;", "next") :
                "<span class=\"sub\">last</span>") +
         " · " + jsonLink(ov, l, d) + " · cite as <code>" + esc(ov.model + " " + link(l, f)) + "</code></p>";
+      if (!l.mined) {
+        h += "<p class=\"note\">This block's " + esc(label(ov, l.kind)) + " were not mined, so this page has no " +
+          "exemplars, histogram, density or logit effects: add <code>" + esc(l.kind) + "</code> to " +
+          "mine_exemplars.kinds for them.</p>";
+      }
       h += "<div class=\"cols\"><section>";
       h += "<h2>Optimised image</h2>";
       if (vis) {
