@@ -24,11 +24,11 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_cli_validate(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", str(REPO / "params.yaml")],
+    ok = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", "--params", str(REPO / "params.yaml")],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and "is valid" in ok.stderr
     (tmp_path / "p.yaml").write_text("models: {m: {source: train, name: resnet10t}}\nreport: {titel: x}\n")
-    bad = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", str(tmp_path / "p.yaml")],
+    bad = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", "--params", str(tmp_path / "p.yaml")],
                          capture_output=True, text=True)
     assert bad.returncode == 2
     assert "report.titel: unknown key (did you mean 'title'?)" in bad.stderr
