@@ -49,6 +49,9 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, tiny_cfg):
     prepare_dataset(PrepareDataConfig(source="synthetic", synthetic=tiny_cfg), tmp_path / "data" / "dataset")
     lm = tiny_loaded_model(classes=4, key="vit_demo", depth=6)
     save_model(lm.model, lm.spec, tmp_path / "data" / "models" / "vit_demo")
+    from vitviz.sae import SAESettings, SparseAutoencoder, save_sae
+    sae = SparseAutoencoder(32, SAESettings(expansion=2, k=4))        # on the tiny ViT's 32-d residual stream
+    save_sae(tmp_path / "data" / "sae" / "vit_demo" / "blocks.3.resid", sae, "blocks.3.resid")
     monkeypatch.chdir(tmp_path)
     blocks = readme_python_blocks()
     assert blocks, "the README shows no Python example"

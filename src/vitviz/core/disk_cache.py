@@ -3,7 +3,8 @@ that `vitviz validate` need not import timm, open_clip or torchvision again unti
 
 An entry is addressed by a hash of everything it depends on (library versions, the settings of the model, the
 source of the code that derived it); a missing, stale or unreadable entry is computed again, never trusted.
-The folder is $VITVIZ_CACHE, else $XDG_CACHE_HOME/vitviz, else ~/.cache/vitviz; VITVIZ_CACHE=off disables it.
+The folder is $VITVIZ_CACHE (the variable that also moves the cache of finished visualisations), else
+$XDG_CACHE_HOME/vitviz, else ~/.cache/vitviz.
 """
 from __future__ import annotations
 
@@ -20,11 +21,9 @@ from typing import Any, Callable
 log = logging.getLogger(__name__)
 
 
-def cache_dir() -> Path | None:
-    """The cache folder, or None when caching is off."""
+def cache_dir() -> Path:
+    """The cache folder."""
     env = os.environ.get("VITVIZ_CACHE")
-    if env == "off":
-        return None
     if env:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -53,8 +52,6 @@ def source_hash(*modules: str) -> str:
 def cached(kind: str, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
     """compute()'s JSON value, read from the cache when an entry of `kind` with this exact `key` exists."""
     folder = cache_dir()
-    if folder is None:
-        return compute()
     text = json.dumps(key, sort_keys=True, default=str)
     path = folder / kind / (hashlib.sha256(text.encode()).hexdigest()[:32] + ".json")
     try:
