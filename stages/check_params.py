@@ -4,9 +4,14 @@ DVC expands `${key}`, `${item}` and `${launcher}` into shell commands. Every sta
 output, so DVC runs this check first (on every `dvc repro`: always_changed) and stops on its failure, before
 any command holding a bad value is run. Its output never changes, so a passing check re-runs nothing.
 It checks what `vitviz validate` checks: the schema, model names and tags, and each model's sites.
+
+It also makes the folders that foreach stages write into (one subfolder per model) and that other stages depend
+on as a whole: a configuration whose list for one of them is empty (say `score_features.models: []`) still has
+the folder, empty, so the stages that read it find no model instead of a missing dependency.
 """
 import argparse
 import logging
+from pathlib import Path
 
 from vitviz.core.atomic import write_json
 from vitviz.core.errors import ConfigError
@@ -15,6 +20,10 @@ from vitviz.pipeline.args import PARAMS_CHECKED
 from vitviz.pipeline.validate import validate
 
 log = logging.getLogger("vitviz")
+
+# the outputs of foreach stages, data/<folder>/<key>, whose parent is a dep of another stage (tests/test_dvc_graph.py)
+FOREACH_FOLDERS = ("models", "features", "exemplars", "mask_eval", "lowpass_eval", "token_mixing", "appendix_f",
+                   "scores", "sae")
 
 
 def main() -> dict:
@@ -27,6 +36,8 @@ def main() -> dict:
         log.warning("%s", note)
     if found.errors:
         raise ConfigError(found.errors, args.params)
+    for folder in FOREACH_FOLDERS:
+        (Path(args.out).parent / folder).mkdir(parents=True, exist_ok=True)
     write_json(args.out, PARAMS_CHECKED)
     return {"models": len(found.params.models)}
 
