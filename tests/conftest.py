@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("SE_OFFLINE", "true")   # selenium never fetches a driver: Debian's chromedriver is given to it
+# The disk cache of model names and sites (core.disk_cache) starts empty in every test session, never the user's.
+os.environ["VITVIZ_CACHE"] = __import__("tempfile").mkdtemp(prefix="vitviz-cache-")
 REPO = Path(__file__).resolve().parents[1]
 
 # The tiny timm ViT of the tests: 32 px inputs in a 4 x 4 grid of 8 px patches, 32 channels, 3 blocks.

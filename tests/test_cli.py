@@ -28,3 +28,43 @@ def test_visualize_command(tmp_path):
     r = subprocess.run(cmd + ["--site", "blocks.2.ffn", "--feature", "0", "-o", str(tmp_path / "x.png")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "unknown site 'blocks.2.ffn'; valid: blocks.<l>.<kind> with l in 0..1" in r.stderr
+
+
+def _cli(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "vitviz.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+def test_every_argument_has_help_and_the_params_file_one_name():
+    import argparse
+
+    from vitviz.cli import parser
+    ap = parser()
+    subs = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subs.choices.items():
+        for action in sub._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"vitviz {name} {action.dest} has no help"
+        flags = {s for a in sub._actions for s in a.option_strings}
+        assert not flags & {"--config", "--params-file"}, name
+        if name in ("validate", "synth", "visualize", "doctor"):
+            assert "--params" in flags, f"vitviz {name} names its params file otherwise"
+
+
+def test_version_and_schema_to_stdout(tmp_path):
+    import vitviz
+    from vitviz.pipeline.params import schema_text
+    r = _cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"vitviz {vitviz.__version__}"
+    r = _cli("schema", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == schema_text()
+    assert list(tmp_path.iterdir()) == []     # nothing written into the current folder
+
+
+def test_a_params_key_without_its_model_names_the_stage(tmp_path):
+    (tmp_path / "params.yaml").write_text("models:\n  vit_demo: {source: train, name: vit_tiny_patch16_224}\n")
+    r = _cli("visualize", "--model", "vit_demo", "--site", "blocks.0.ffn", "--feature", "0", "-o", "x.png",
+             cwd=tmp_path)
+    assert r.returncode == 2
+    assert "data/models/vit_demo does not exist yet; make it with `dvc repro download_models@vit_demo`" in r.stderr
+    assert not (tmp_path / "x.png").exists()

@@ -77,3 +77,24 @@ def test_import_graph_sees_lazy_and_transitive_imports(tmp_path):
     script.write_text("def main():\n    from vitviz.core.atomic import write_json\n")
     got = {p.relative_to(SRC).as_posix() for p in transitive_modules(script)}
     assert got == {"vitviz/__init__.py", "vitviz/core/__init__.py", "vitviz/core/atomic.py"}
+
+
+def test_every_folder_of_foreach_outputs_that_a_stage_reads_is_made_by_check_params():
+    """A stage may depend on data/<folder> as a whole while the foreach stage writing data/<folder>/<key> has an
+    empty list in some configuration: check_params makes each such folder, so the dependency never goes missing."""
+    import ast
+    tree = ast.parse((REPO / "stages" / "check_params.py").read_text())
+    made = next(ast.literal_eval(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                and getattr(n.targets[0], "id", "") == "FOREACH_FOLDERS")
+    spec = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    foreach_parents = set()
+    for body in spec.values():
+        if "foreach" in body:
+            for out in body["do"].get("outs", []):
+                path = next(iter(out)) if isinstance(out, dict) else out
+                m = re.fullmatch(r"data/(\w+)/\$\{(key|item)\}(\.json|/.*)?", path)
+                if m:
+                    foreach_parents.add(m.group(1))
+    read_whole = {d.split("/")[1] for body in stages().values() for d in body.get("deps", [])
+                  if re.fullmatch(r"data/\w+/?", d)}
+    assert sorted(foreach_parents & read_whole) == sorted(made)

@@ -99,7 +99,11 @@ def test_repro_writes_every_output(smoke_repo):
         m = json.loads((dst / f"data/models/{key}/metrics.json").read_text())
         assert m["applicable"] and 0 <= m["top1"] <= 100
     feats = (dst / "data/features/vit_demo/features.csv").read_text().splitlines()
-    assert feats[0].startswith("model,site,kind,layer,feature") and len(feats) == 1 + 2 * 1 + 2 * 4
+    # one per FFN block (2), one per attention kind at each of 2 blocks (8), and sae.compare = 2 neurons and 2
+    # latents of the SAE site blocks.1.resid (4)
+    assert feats[0].startswith("model,site,kind,layer,feature") and len(feats) == 1 + 2 * 1 + 2 * 4 + 2 * 2
+    sites = [line.split(",")[1] for line in feats[1:]]
+    assert sites.count("blocks.1.resid") == 2 and sites.count("blocks.1.resid.sae") == 2
     ex = json.loads((dst / "data/exemplars/vit_demo/meta.json").read_text())
     assert ex["k"] == 3 and ex["images"] == 16 and ex["split"] == "val"
     for key in ("vit_demo", "resnet_demo"):
@@ -178,7 +182,7 @@ def test_a_second_run_gives_byte_identical_outputs(smoke_repo):
     before = _out_hashes(yaml.safe_load((dst / "dvc.lock").read_text()))
     facts = json.loads((dst / "runs/facts/optimize_features@vit_demo.json").read_text())
     host = json.loads((dst / "runs/env/optimize_features@vit_demo.json").read_text())
-    assert facts["seconds"] > 0 and facts["features"] == 10 and host["versions"]["torch"]
+    assert facts["seconds"] > 0 and facts["features"] == 14 and host["versions"]["torch"]
     sh(["dvc", "repro", "-f", "--no-run-cache"], dst, env)
     after = _out_hashes(yaml.safe_load((dst / "dvc.lock").read_text()))
     assert len(before) >= 12

@@ -49,7 +49,8 @@ def test_eval_transform_geometry_known_answer(tiny_vit_loaded):
 
 
 def test_missing_files_give_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="run the download_models stage"):
+    from vitviz.core.errors import ModelMissingError
+    with pytest.raises(ModelMissingError, match="nothing/spec.json: no model spec; this model was not downloaded"):
         load_model(tmp_path / "nothing")
 
 

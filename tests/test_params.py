@@ -140,7 +140,7 @@ def test_validate_reports_every_error_with_its_key_path(tmp_path):
     d["optimize_features"]["per_model"] = {"vit_demo": {"tv_weight": -0.1}}
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(d))
-    r = run_cli("validate", bad)
+    r = run_cli("validate", "--params", bad)
     assert r.returncode == 2, r.stderr
     assert "3 invalid parameters" in r.stderr
     lines = [line.strip() for line in r.stderr.splitlines() if line.strip().startswith("- ")]

@@ -24,11 +24,11 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_cli_validate(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", str(REPO / "params.yaml")],
+    ok = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", "--params", str(REPO / "params.yaml")],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and "is valid" in ok.stderr
     (tmp_path / "p.yaml").write_text("models: {m: {source: train, name: resnet10t}}\nreport: {titel: x}\n")
-    bad = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", str(tmp_path / "p.yaml")],
+    bad = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", "--params", str(tmp_path / "p.yaml")],
                          capture_output=True, text=True)
     assert bad.returncode == 2
     assert "report.titel: unknown key (did you mean 'title'?)" in bad.stderr
@@ -49,6 +49,9 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, tiny_cfg):
     prepare_dataset(PrepareDataConfig(source="synthetic", synthetic=tiny_cfg), tmp_path / "data" / "dataset")
     lm = tiny_loaded_model(classes=4, key="vit_demo", depth=6)
     save_model(lm.model, lm.spec, tmp_path / "data" / "models" / "vit_demo")
+    from vitviz.sae import SAESettings, SparseAutoencoder, save_sae
+    sae = SparseAutoencoder(32, SAESettings(expansion=2, k=4))        # on the tiny ViT's 32-d residual stream
+    save_sae(tmp_path / "data" / "sae" / "vit_demo" / "blocks.3.resid", sae, "blocks.3.resid")
     monkeypatch.chdir(tmp_path)
     blocks = readme_python_blocks()
     assert blocks, "the README shows no Python example"

@@ -70,8 +70,9 @@ def test_site_ranges_with_gaps():
     assert describe_layers([5, 0, 1, 2]) == "0..2, 5"
 
 
-def test_unbuildable_model_is_a_note(monkeypatch):
+def test_unbuildable_model_is_a_note(monkeypatch, tmp_path):
     import vitviz.pipeline.site_check as sc
+    monkeypatch.setenv("VITVIZ_CACHE", str(tmp_path))   # an empty cache: the architecture is built
 
     def fail(entry):
         raise RuntimeError("needs a config from the hub\nsecond line")
@@ -98,7 +99,7 @@ def test_validate_and_doctor_list_every_bad_site(tmp_path, monkeypatch):
                                                  "blocks.3.attn.q": [0]}}})
     f = tmp_path / "p.yaml"
     f.write_text(yaml.safe_dump(d, sort_keys=False))
-    r = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", str(f)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "vitviz.cli", "validate", "--params", str(f)], capture_output=True, text=True)
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.strip().startswith("- optimize_features")]
     assert [ln.split(":")[0].strip("- ") for ln in lines] == [

@@ -367,3 +367,14 @@ def test_vocabulary_without_function_words():
                        "near", "around", "through", "across", "along", "among", "on", "in"}
     assert content_words(["the", "pickup truck", "in the", "On", "a dog"]) == ["pickup truck", "a dog"]
     assert {"a", "the", "and", "it", "of"} <= STOP_WORDS
+
+
+def test_proportion_interval_known_answer():
+    """Wilson's interval for 8 of 10 at 95% (z = 1.959964): centre (0.8 + z^2/20) / (1 + z^2/10), by hand."""
+    from vitviz.stats.intervals import proportion_interval
+    z = 1.959963984540054
+    centre = (0.8 + z * z / 20) / (1 + z * z / 10)
+    half = z * (0.8 * 0.2 / 10 + z * z / 400) ** 0.5 / (1 + z * z / 10)
+    iv = proportion_interval(8, 10)
+    assert iv.mean == 0.8 and abs(iv.lo - (centre - half)) < 1e-9 and abs(iv.hi - (centre + half)) < 1e-9
+    assert proportion_interval(0, 0).n == 0 and proportion_interval(10, 10).hi == 1.0

@@ -14,6 +14,8 @@ _EXPORTS = {
     "load_model": "vitviz.models.store",
     "LoadedModel": "vitviz.models.store",
     "list_sites": "vitviz.activations.sites",
+    "attach_saes": "vitviz.activations.sites",
+    "load_saes": "vitviz.sae.store",
     "stream": "vitviz.activations.stream",
     "Target": "vitviz.visualization.optimize",
     "VisSettings": "vitviz.visualization.settings",

@@ -12,22 +12,14 @@ log = logging.getLogger("vitviz")
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from vitviz.pipeline.params import load_params
-    from vitviz.pipeline.site_check import check_models, check_sites
     from vitviz.core.errors import ConfigError
-    from pathlib import Path
-    p = load_params(args.params)
-    errors = check_models(p)
-    sites = check_sites(p)
-    errors += sites.errors
-    for note in sites.notes:
+    from vitviz.pipeline.validate import validate
+    found = validate(args.params)
+    for note in found.notes:
         log.warning("%s", note)
-    root = p.prepare_data.imagenet_root
-    if p.prepare_data.source == "imagenet" and root and not Path(root).expanduser().is_dir():
-        errors.append(f"prepare_data.imagenet_root: {root} is not a folder; set it to your ImageNet root")
-    if errors:
-        raise ConfigError(errors, args.params)
-    log.info("%s is valid: %d model(s): %s", args.params, len(p.models), ", ".join(p.models))
+    if found.errors:
+        raise ConfigError(found.errors, args.params)
+    log.info("%s is valid: %d model(s): %s", args.params, len(found.params.models), ", ".join(found.params.models))
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -40,9 +32,23 @@ def _synth(args: argparse.Namespace) -> None:
     log.info("synthetic ImageNet and its index written to %s", args.out)
 
 
-def open_model(name: str, data: str = "data", device: str = "cpu", timeout: float = 3.0, runtime=None):
+def params_model_keys(params: str | None) -> list[str]:
+    """The model keys of a params file, or none when it is absent or unreadable."""
+    from vitviz.core.errors import ConfigError
+    from vitviz.core.settings import read_yaml
+    if not params:
+        return []
+    try:
+        models = read_yaml(params).get("models")
+    except ConfigError:
+        return []
+    return list(models) if isinstance(models, dict) else []
+
+
+def open_model(name: str, data: str = "data", device: str = "cpu", timeout: float = 3.0, runtime=None,
+               params: str | None = None):
     """A LoadedModel from a key of data/models (written by the download_models stage), a model folder, or a timm
-    name[.tag]."""
+    name[.tag]; a key of the `params` file that has no folder yet is an error naming the stage that makes it."""
     from pathlib import Path
 
     from vitviz.core.runtime import Runtime
@@ -56,6 +62,11 @@ def open_model(name: str, data: str = "data", device: str = "cpu", timeout: floa
     from vitviz.models.registry import architecture_error
     from vitviz.models.store import LoadedModel
     from vitviz.models.transforms import eval_transform
+    from vitviz.core.errors import ModelMissingError
+    from vitviz.pipeline.stage import make_model_hint
+    if name in params_model_keys(params):
+        raise ModelMissingError(f"--model {name}: {Path(data) / 'models' / name} does not exist yet; "
+                                f"{make_model_hint(name)}")
     base, _, tag = name.partition(".")
     err = architecture_error("timm", base, tag or None, "timm")
     if err:
@@ -128,7 +139,7 @@ def _visualize(args: argparse.Namespace) -> None:
     device = local_device(args.device or "auto")
     if args.precision:
         runtime = dataclasses.replace(runtime, precision=args.precision)
-    loaded = open_model(args.model, args.data, device, runtime=runtime)
+    loaded = open_model(args.model, args.data, device, runtime=runtime, params=args.params)
     settings, seed, source = visualize_recipe(args, loaded, flags)
     print(f"recipe: {source}\n  steps {settings.steps}, copies {settings.copies}, lr {settings.lr}, betas "
           f"{tuple(settings.betas)}, tv_weight {settings.tv_weight}, jitter {settings.jitter}, noise_std "
@@ -148,7 +159,7 @@ def _doctor(args: argparse.Namespace) -> None:
 
     from vitviz.pipeline.params import load_params
     from vitviz.doctor import format_table, run_doctor
-    checks = run_doctor(load_params(args.config), args.timeout)
+    checks = run_doctor(load_params(args.params), args.timeout)
     print(format_table(checks))  # the table is the command's output
     if any(c.status == "missing" for c in checks):
         sys.exit(1)
@@ -156,53 +167,67 @@ def _doctor(args: argparse.Namespace) -> None:
 
 def _schema(args: argparse.Namespace) -> None:
     import sys
-    from pathlib import Path
 
+    from vitviz.core.atomic import write_text
     from vitviz.pipeline.params import schema_text
-    if args.output == "-":
+    if args.output in (None, "-"):
         sys.stdout.write(schema_text())
         return
-    Path(args.output).write_text(schema_text())
+    write_text(args.output, schema_text())
     log.info("params JSON Schema written to %s", args.output)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `vitviz` console script."""
-    ap = argparse.ArgumentParser(prog="vitviz", description="What do vision transformers learn?")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    v = sub.add_parser("validate", help="check a params file; exit 2 with one line per bad key")
-    v.add_argument("params", nargs="?", default="params.yaml")
+PARAMS_HELP = "the params file (default: params.yaml)"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The `vitviz` argument parser: every subcommand names its params file --params."""
+    from vitviz import __version__
+    ap = argparse.ArgumentParser(prog="vitviz", description="What do vision transformers learn? Check a params "
+                                 "file, see what it needs, and visualise single features. The pipeline itself "
+                                 "runs with `dvc repro`.")
+    ap.add_argument("--version", action="version", version=f"vitviz {__version__}")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    v = sub.add_parser("validate", help="check a params file (schema, model names, sites) and print every error; "
+                       "exit 2 if any", description="Check a params file in one pass: the schema and the rules "
+                       "between sections, model names and tags, and the sites, features and layers of each model.")
+    v.add_argument("--params", default="params.yaml", help=PARAMS_HELP)
     v.set_defaults(fn=_validate)
     s = sub.add_parser("synth", help="write the synthetic ImageNet of a params file, with its index, to a folder")
-    s.add_argument("out")
-    s.add_argument("--params", default="params.yaml")
+    s.add_argument("out", help="the folder to write (replaced atomically)")
+    s.add_argument("--params", default="params.yaml", help=PARAMS_HELP + "; its prepare_data section is used")
     s.set_defaults(fn=_synth)
     z = sub.add_parser("visualize", help="optimise an image that maximises a feature (the paper's recipe)")
     z.add_argument("--model", required=True, help="model key in data/models, a model folder, or a timm name[.tag]")
-    z.add_argument("--site", required=True, help="e.g. blocks.3.ffn, blocks.0.attn.k")
-    z.add_argument("--feature", required=True, type=int, nargs="+")
+    z.add_argument("--site", required=True, help="e.g. blocks.3.ffn, blocks.0.attn.k, blocks.3.resid.sae")
+    z.add_argument("--feature", required=True, type=int, nargs="+", help="one or more channel (or latent) indices")
     z.add_argument("-o", "--output", required=True, help="a .png for one feature, else a folder")
     z.add_argument("--params", default="params.yaml",
                    help="for a key in data/models: recipe from its optimize_features section if it exists; "
                         "a model given by name gets the paper's recipe")
-    z.add_argument("--data", default="data")
-    z.add_argument("--steps", type=int)
-    z.add_argument("--copies", type=int)
-    z.add_argument("--lr", type=float)
-    z.add_argument("--tv-weight", dest="tv_weight", type=float)
-    z.add_argument("--jitter", type=int)
-    z.add_argument("--seed", type=int)
-    z.add_argument("--device")
+    z.add_argument("--data", default="data", help="the folder of the stage outputs (models/ in it)")
+    z.add_argument("--steps", type=int, help="optimisation steps (overrides the recipe)")
+    z.add_argument("--copies", type=int, help="augmented copies per step (overrides the recipe)")
+    z.add_argument("--lr", type=float, help="Adam learning rate (overrides the recipe)")
+    z.add_argument("--tv-weight", dest="tv_weight", type=float, help="total-variation weight (overrides the recipe)")
+    z.add_argument("--jitter", type=int, help="circular-shift bound in pixels (overrides the recipe)")
+    z.add_argument("--seed", type=int, help="random seed (default: the params' seed, or 0)")
+    z.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: auto)")
     z.add_argument("--precision", choices=get_args(Precision), help="default: speed.precision of --params")
     z.set_defaults(fn=_visualize)
     d = sub.add_parser("doctor", help="check, without downloading, what a configuration needs; print what to do")
-    d.add_argument("--config", default="params.yaml")
-    d.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the model hub")
+    d.add_argument("--params", default="params.yaml", help=PARAMS_HELP)
+    d.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the model hub (default: 3)")
     d.set_defaults(fn=_doctor)
-    c = sub.add_parser("schema", help="write the JSON Schema of params.yaml (for editors and CI)")
-    c.add_argument("-o", "--output", default="params.schema.json", help="file to write, or - for stdout")
+    c = sub.add_parser("schema", help="print the JSON Schema of params.yaml (for editors and CI)")
+    c.add_argument("-o", "--output", help="write it to this file instead of stdout")
     c.set_defaults(fn=_schema)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `vitviz` console script."""
+    args = parser().parse_args(argv)
     run(lambda: args.fn(args))
 
 

@@ -28,6 +28,10 @@ class CheckpointError(RuntimeError):
     """A weights file that is unreadable or does not fit the architecture; the message names the file."""
 
 
+class ModelMissingError(FileNotFoundError):
+    """A model folder that holds no model yet (not downloaded or trained)."""
+
+
 class ModelSourceError(RuntimeError):
     """A model that cannot be fetched, with what to do about it."""
 

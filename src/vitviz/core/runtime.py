@@ -5,12 +5,14 @@ decoding change numbers within the tolerances of the README (section "Speed"), h
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import torch
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
-from torch import nn
+
+if TYPE_CHECKING:   # torch is imported where it runs, so that params (and `vitviz validate`) load without it
+    import torch
+    from torch import nn
 
 Precision = Literal["fp32", "tf32", "bf16"]
 
@@ -47,16 +49,19 @@ class Runtime:
         """bf16 autocast on `device` when precision is bf16; otherwise a context that does nothing."""
         if self.precision != "bf16":
             return contextlib.nullcontext()
+        import torch
         return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
     def pins(self, device: str | torch.device) -> bool:
         """Whether batches bound for `device` go through pinned memory."""
+        import torch
         return self.pin_memory and torch.device(device).type == "cuda"
 
     def prepare(self, model: nn.Module, device: str | torch.device, kind: str) -> nn.Module:
         """`model` (changed in place) on `device`, with this runtime's attention, layout and matmul precision.
 
         The TF32 switches are global to the process: the runtime prepared last sets them."""
+        import torch
         set_fused_attention(model, self.fused_attention)
         model.to(device)
         if kind == "cnn":   # either way: a model prepared once with channels-last must go back when it is off
@@ -68,6 +73,7 @@ class Runtime:
 
     def layout(self, x: torch.Tensor, kind: str) -> torch.Tensor:
         """A batch of images in the memory layout the prepared model wants."""
+        import torch
         if self.channels_last and kind == "cnn" and x.dim() == 4:
             return x.contiguous(memory_format=torch.channels_last)
         return x

@@ -1,16 +1,34 @@
-"""Offline checks that a model name (and pretrained tag) exists in timm, open_clip or torchvision."""
+"""Offline checks that a model name (and pretrained tag) exists in timm, open_clip or torchvision.
+
+The lists come from the installed libraries and are kept in the disk cache per library version, so that a
+check does not import the library again until it changes."""
 from __future__ import annotations
 
 import difflib
 import functools
 from typing import TYPE_CHECKING
 
+from vitviz.core.disk_cache import cached, version
+
 if TYPE_CHECKING:
     from vitviz.models.settings import ModelEntry
+
+DISTRIBUTIONS = {"timm": "timm", "open_clip": "open_clip_torch", "torchvision": "torchvision"}
+
+
+def library_key(library: str) -> dict[str, str]:
+    """What the model lists of `library` depend on: its installed version (and torch's)."""
+    return {"library": library, "version": version(DISTRIBUTIONS.get(library, library)), "torch": version("torch")}
 
 
 @functools.lru_cache(maxsize=None)
 def _names(library: str) -> tuple[str, ...]:
+    if library not in DISTRIBUTIONS:
+        raise ValueError(f"unknown library {library!r}")
+    return tuple(cached("model-names", library_key(library), lambda: list(_list_names(library))))
+
+
+def _list_names(library: str) -> tuple[str, ...]:
     if library == "timm":
         import timm
         return tuple(timm.list_models())
@@ -24,6 +42,10 @@ def _names(library: str) -> tuple[str, ...]:
 
 
 def _tags(library: str, name: str) -> list[str]:
+    return cached("model-tags", {**library_key(library), "name": name}, lambda: _list_tags(library, name))
+
+
+def _list_tags(library: str, name: str) -> list[str]:
     if library == "timm":
         import timm
         return [n.split(".", 1)[1] for n in timm.list_pretrained(name) if "." in n and n.split(".")[0] == name]

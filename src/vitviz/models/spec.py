@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vitviz.core.errors import ModelMissingError
+
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "weights.safetensors"
 METRICS_FILE = "metrics.json"            # its evaluation by the download_models stage
@@ -57,5 +59,5 @@ class ModelSpec:
         """The spec stored in a model folder."""
         path = Path(model_dir) / SPEC_FILE
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no model spec; run the download_models stage for this model")
+            raise ModelMissingError(f"{path}: no model spec; this model was not downloaded or trained yet")
         return cls.from_dict(json.loads(path.read_text()))

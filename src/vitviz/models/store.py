@@ -14,7 +14,7 @@ from torch import nn
 
 from vitviz.models.spec import SPEC_FILE, WEIGHTS_FILE, ModelSpec
 from vitviz.models.transforms import eval_transform
-from vitviz.core.errors import CheckpointError
+from vitviz.core.errors import CheckpointError, ModelMissingError
 from vitviz.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu", runtim
     spec = ModelSpec.read(model_dir)
     weights = model_dir / WEIGHTS_FILE
     if not weights.exists():
-        raise FileNotFoundError(f"{weights}: weights missing; run the download_models stage for {spec.key!r}")
+        raise ModelMissingError(f"{weights}: weights missing; model {spec.key!r} was not downloaded or trained yet")
     model = build_architecture(spec)
     shapes = weight_shapes(weights)   # a truncated file fails here, with its name
     try:

@@ -1,25 +1,37 @@
 """Offline checks of the sites, features, layers and kinds that params name, against each model's architecture
-built on the meta device (no weights, no memory, no network)."""
+built on the meta device (no weights, no memory, no network). The sites of an architecture are kept in the disk
+cache (core.disk_cache), keyed by the model entry, the library versions and the source of the site code."""
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-import torch
-from torch import nn
-
+from vitviz.activations.kinds import KINDS
+from vitviz.core.disk_cache import cached, source_hash
 from vitviz.core.errors import ConfigError, SiteError
-from vitviz.models.registry import model_error
-from vitviz.activations.sites import KINDS, Site, list_sites
+from vitviz.models.registry import library_key, model_error
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from vitviz.models.settings import ModelEntry
     from vitviz.pipeline.params import Params
+
+SITE_CODE = ("vitviz.activations.sites", "vitviz.activations.kinds", "vitviz.pipeline.site_check")
+
+
+class SiteShape(NamedTuple):
+    """What the checks need of a site: its name, kind, layer and channel count."""
+    name: str
+    kind: str
+    layer: int
+    channels: int
 
 
 def meta_architecture(entry: ModelEntry) -> nn.Module:
     """The entry's architecture on the meta device (shapes only, no memory, no weights)."""
+    import torch
     with torch.device("meta"):
         if entry.lib == "timm":
             import timm
@@ -31,6 +43,17 @@ def meta_architecture(entry: ModelEntry) -> nn.Module:
             import open_clip
             return open_clip.create_model(entry.name, pretrained=None, device="meta", **entry.kwargs)
     raise ValueError(f"unknown library {entry.lib!r}")
+
+
+def architecture_sites(entry: ModelEntry) -> dict[str, SiteShape]:
+    """The sites of the entry's architecture (built on the meta device on a cache miss); raises what building or
+    listing raises."""
+    def compute() -> list[list]:
+        from vitviz.activations.sites import list_sites
+        return [[s.name, s.kind, s.layer, s.channels] for s in list_sites(meta_architecture(entry)).values()]
+
+    key = {**library_key(entry.lib), "entry": entry.model_dump(mode="json"), "code": source_hash(*SITE_CODE)}
+    return {row[0]: SiteShape(*row) for row in cached("sites", key, compute)}
 
 
 @dataclass
@@ -50,7 +73,7 @@ def _runs(layers: list[int]) -> list[tuple[int, int]]:
     return out
 
 
-def describe_sites(sites: dict[str, Site]) -> str:
+def describe_sites(sites: dict[str, SiteShape]) -> str:
     """The sites as compact ranges per kind, e.g. 'blocks.0.ffn .. blocks.5.ffn, blocks.0.attn.in .. ...'."""
     parts = []
     for kind in KINDS:
@@ -64,7 +87,7 @@ def _range(lo: int, hi: int) -> str:
     return f"{lo}..{hi}"
 
 
-def feature_errors(path: str, features: dict[str, list[int]], sites: dict[str, Site], key: str,
+def feature_errors(path: str, features: dict[str, list[int]], sites: dict[str, SiteShape], key: str,
                    whose: str = "") -> list[str]:
     """One line per site of `features` that the model lacks, and per feature out of its site's channels."""
     out = []
@@ -82,7 +105,7 @@ def feature_errors(path: str, features: dict[str, list[int]], sites: dict[str, S
     return out
 
 
-def _layer_errors(path: str, layers: list[int] | None, sites: dict[str, Site], kinds: list[str], key: str) -> list[str]:
+def _layer_errors(path: str, layers: list[int] | None, sites: dict[str, SiteShape], kinds: list[str], key: str) -> list[str]:
     if layers is None:
         return []
     have = sorted({s.layer for s in sites.values() if s.kind in kinds})
@@ -95,7 +118,7 @@ def describe_layers(layers: list[int]) -> str:
     return ", ".join(str(a) if a == b else _range(a, b) for a, b in _runs(layers)) or "none"
 
 
-def _kind_errors(path: str, kinds: list[str], sites: dict[str, Site], key: str) -> list[str]:
+def _kind_errors(path: str, kinds: list[str], sites: dict[str, SiteShape], key: str) -> list[str]:
     have = [k for k in KINDS if any(s.kind == k for s in sites.values())]
     return [f"{path}[{i}]: {key} has no {k} sites; it has {', '.join(have)}"
             for i, k in enumerate(kinds) if k not in have]
@@ -113,18 +136,16 @@ def check_sites(params: Params) -> SiteReport:
         if entry is None or model_error(entry) is not None:
             continue  # the params schema or check_models already has a line for it
         try:
-            model = meta_architecture(entry)
-        except Exception as exc:  # any library's failure to build offline: say so, never guess
-            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            report.notes.append(f"sites of {key} not checked: cannot build {entry.lib}:{entry.name} offline ({msg})")
-            continue
-        try:
-            sites = list_sites(model)
+            sites = architecture_sites(entry)
         except SiteError as exc:
             for section in ("optimize_features", "mine_exemplars"):
                 models = getattr(params, section).models
                 if key in models:
                     report.errors.append(f"{section}.models[{models.index(key)}]: {key} has no sites ({exc})")
+            continue
+        except Exception as exc:  # any library's failure to build offline: say so, never guess
+            msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            report.notes.append(f"sites of {key} not checked: cannot build {entry.lib}:{entry.name} offline ({msg})")
             continue
         over = opt.per_model.get(key)
         if over is not None and over.features:
@@ -149,7 +170,7 @@ def check_sites(params: Params) -> SiteReport:
     return report
 
 
-def sae_errors(params: Params, sites: dict[str, Site], key: str) -> list[str]:
+def sae_errors(params: Params, sites: dict[str, SiteShape], key: str) -> list[str]:
     """One line per SAE site of `sae.sites` that model `key` lacks, and per site too narrow for the SAE's k."""
     out = []
     for i, name in enumerate(params.sae.sites):

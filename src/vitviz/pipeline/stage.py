@@ -15,9 +15,15 @@ from vitviz.core.runtime import Runtime
 from vitviz.core.settings import read_sections
 from vitviz.core.threads import register
 from vitviz.data.imagenet import DatasetIndex, read_index
+from vitviz.core.errors import ModelMissingError
 from vitviz.models.store import LoadedModel, load_model
 from vitviz.pipeline.args import stage_args
 from vitviz.sae.store import load_saes
+
+
+def make_model_hint(key: str) -> str:
+    """What makes the model folder of `key`: its download_models stage."""
+    return f"make it with `dvc repro download_models@{key}` (it fetches or trains the model)"
 
 
 @dataclass
@@ -41,7 +47,10 @@ def model_stage(description: str, out_default: str, section: str, section_type: 
     register(params["speed"].threads)
     cfg = params[section]
     device = local_device(getattr(cfg, "device", "auto"))
-    loaded = load_model(f"{args.data}/models/{args.key}", device, params["speed"])
+    try:
+        loaded = load_model(f"{args.data}/models/{args.key}", device, params["speed"])
+    except ModelMissingError as exc:
+        raise ModelMissingError(f"{exc}; {make_model_hint(args.key)}") from None
     sae_dir = Path(args.data) / "sae" / args.key
     if saes and sae_dir.is_dir():
         attach_saes(loaded.model, load_saes(sae_dir, device))

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import base64
-import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from vitviz.report import escape as esc
 
 
 @dataclass
@@ -48,41 +49,55 @@ class Section:
         return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
 
 
+SUMMARY = "_summary"   # metrics key under which sections leave their one-line findings (not written to metrics.json)
+
+
+def add_finding(metrics: dict, section: str, text: str) -> None:
+    """A finding for the summary at the top of the report: one sentence from the numbers, with its section."""
+    metrics.setdefault(SUMMARY, []).append((section, text))
+
+
+def percent_interval(successes_share: float, n: int) -> str:
+    """'77.5% [71.2, 82.8]': a share of n images (in %) with its 95% Wilson interval."""
+    from vitviz.stats.intervals import proportion_interval
+    iv = proportion_interval(round(successes_share / 100 * n), n)
+    return f"{successes_share:.1f}% [{100 * iv.lo:.1f}, {100 * iv.hi:.1f}]"
+
+
 def _fmt(v, floatfmt: str) -> str:
     if isinstance(v, float):
         return "n/a" if v != v else floatfmt.format(v)
     return "" if v is None else str(v)
 
 
-def _inline_html(text: str) -> str:
-    t = html.escape(text)
-    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
-    t = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r"<a href='\2'>\1</a>", t)  # [text](relative link)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
+def _md_links(s: str) -> str:
+    """Markdown links whose url the allow-list refuses become their text alone."""
+    return re.sub(esc.LINK, lambda m: m.group(0) if esc.safe_url(m.group(2)) is not None else m.group(1), s)
 
 
 def render_markdown(title: str, sections: list[Section]) -> str:
     """The report as GitHub-flavoured markdown; figures are linked relative to the report folder."""
-    out = [f"# {title}", ""]
-    out += [f"- [{s.title}](#{s.anchor})" for s in sections] + [""]
+    md = esc.markdown_text
+    out = [f"# {md(title)}", ""]
+    out += [f"- [{md(s.title)}](#{s.anchor})" for s in sections] + [""]
     for s in sections:
-        out += [f"## {s.title}", ""]
+        out += [f"## {md(s.title)}", ""]
         for b in s.blocks:
             if isinstance(b, Para):
-                out += [b.text, ""]
+                out += [_md_links(md(b.text)), ""]
             elif isinstance(b, Bullets):
-                out += [f"- {item}" for item in b.items] + [""]
+                out += [f"- {_md_links(md(item))}" for item in b.items] + [""]
             elif isinstance(b, Table):
                 if b.caption:
-                    out += [f"*{b.caption}*", ""]
-                cols = [str(c) for c in b.df.columns]
+                    out += [f"*{_md_links(md(b.caption))}*", ""]
+                cols = [md(str(c)) for c in b.df.columns]
                 out.append("| " + " | ".join(cols) + " |")
                 out.append("|" + "|".join("---" for _ in cols) + "|")
                 for row in b.df.itertuples(index=False):
-                    out.append("| " + " | ".join(_fmt(v, b.floatfmt).replace("|", "\\|") for v in row) + " |")
+                    out.append("| " + " | ".join(md(_fmt(v, b.floatfmt)).replace("|", "\\|") for v in row) + " |")
                 out.append("")
             elif isinstance(b, Figure):
-                out += [f"![{b.caption}]({b.path})", "", f"*{b.caption}*", ""]
+                out += [f"![{md(b.caption)}]({b.path})", "", f"*{_md_links(md(b.caption))}*", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -96,28 +111,28 @@ nav a{margin-right:1em}caption{caption-side:top;text-align:left;font-style:itali
 def render_html(title: str, sections: list[Section], report_dir: str | Path) -> str:
     """The report as one HTML page with its figures embedded, readable offline."""
     report_dir = Path(report_dir)
-    out = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
-           f"<style>{CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>", "<nav>"]
-    out += [f"<a href='#{s.anchor}'>{html.escape(s.title)}</a>" for s in sections] + ["</nav>"]
+    out = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{esc.text(title)}</title>",
+           f"<style>{CSS}</style></head><body>", f"<h1>{esc.text(title)}</h1>", "<nav>"]
+    out += [f"<a href='#{s.anchor}'>{esc.text(s.title)}</a>" for s in sections] + ["</nav>"]
     for s in sections:
-        out.append(f"<h2 id='{s.anchor}'>{html.escape(s.title)}</h2>")
+        out.append(f"<h2 id='{s.anchor}'>{esc.text(s.title)}</h2>")
         for b in s.blocks:
             if isinstance(b, Para):
-                out.append(f"<p>{_inline_html(b.text)}</p>")
+                out.append(f"<p>{esc.inline_html(b.text)}</p>")
             elif isinstance(b, Bullets):
-                out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>")
+                out.append("<ul>" + "".join(f"<li>{esc.inline_html(i)}</li>" for i in b.items) + "</ul>")
             elif isinstance(b, Table):
-                out.append("<table>" + (f"<caption>{_inline_html(b.caption)}</caption>" if b.caption else ""))
-                out.append("<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in b.df.columns) + "</tr>")
+                out.append("<table>" + (f"<caption>{esc.inline_html(b.caption)}</caption>" if b.caption else ""))
+                out.append("<tr>" + "".join(f"<th>{esc.text(str(c))}</th>" for c in b.df.columns) + "</tr>")
                 for row in b.df.itertuples(index=False):
                     out.append("<tr>" + "".join(
                         f"<td{' class=n' if isinstance(v, (int, float)) and not isinstance(v, bool) else ''}>"
-                        f"{html.escape(_fmt(v, b.floatfmt))}</td>" for v in row) + "</tr>")
+                        f"{esc.text(_fmt(v, b.floatfmt))}</td>" for v in row) + "</tr>")
                 out.append("</table>")
             elif isinstance(b, Figure):
                 data = base64.b64encode((report_dir / b.path).read_bytes()).decode()
                 mime = "image/svg+xml" if b.path.endswith(".svg") else "image/png"
-                out.append(f"<figure><img src='data:{mime};base64,{data}' alt='{html.escape(b.caption)}'>"
-                           f"<figcaption>{_inline_html(b.caption)}</figcaption></figure>")
+                out.append(f"<figure><img src='data:{mime};base64,{data}' alt='{esc.attr(b.caption)}'>"
+                           f"<figcaption>{esc.inline_html(b.caption)}</figcaption></figure>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -88,7 +88,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                     (f"map {amap.shape[0]}x{amap.shape[1]}", overlay(crop, amap))]))
             if rows:
                 name = f"figures/exemplars_{key}_panels.png"
-                image_grid(rows, out / name, cell=1.2)
+                image_grid(rows, out / name)
                 blocks.append(Figure(name, f"{key}: each visualised feature beside its top {split} exemplar and "
                                            "the feature's activation map on it (as Fig. 3, 6 and 9)."))
             chosen = fdf[fdf["kind"] == "ffn"].sort_values(["layer"], ascending=False, kind="stable")
@@ -101,7 +101,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                 rows.append((f"L{r.layer} F{r.feature}" + _concept(ex, r.site, r.feature), cells))
             if rows:
                 name = f"figures/exemplars_{key}_topk.png"
-                image_grid(rows, out / name, cell=1.2)
+                image_grid(rows, out / name)
                 blocks.append(Figure(name, f"{key}: optimised images beside their top-{ex.meta['k']} exemplars "
                                            "with their statistic (as Fig. 2 and 11)."))
         if ex.concepts is not None and len(ex.concepts):

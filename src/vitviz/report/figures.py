@@ -62,13 +62,15 @@ def training_curves(histories: dict[str, pd.DataFrame], path: Path) -> None:
     save(fig, path)
 
 
-def image_grid(rows: list[tuple[str, list[tuple[str, object]]]], path: Path, cell: float = 1.15,
+def image_grid(rows: list[tuple[str, list[tuple[str, object]]]], path: Path, cell: float = 1.45,
                title: str | None = None) -> None:
-    """A grid of images: one row per (label, [(caption, image path or array), ...])."""
+    """A grid of images: one row per (label, [(caption, image path or array), ...]); at the saved 100 dpi a cell is
+    at least 145 px wide and its labels 10 pt."""
     from PIL import Image
     ncols = max((len(r[1]) for r in rows), default=1)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.4, cell * len(rows) + (0.3 if title else 0)),
-                             squeeze=False, gridspec_kw={"wspace": 0.06, "hspace": 0.3})
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.8, (cell + 0.25) * len(rows)
+                                                        + (0.4 if title else 0)),
+                             squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.35})
     for r, (label, cells) in enumerate(rows):
         for c in range(ncols):
             ax = axes[r][c]
@@ -78,9 +80,9 @@ def image_grid(rows: list[tuple[str, list[tuple[str, object]]]], path: Path, cel
                 continue
             caption, img = cells[c]
             ax.imshow(Image.open(img) if isinstance(img, (str, Path)) else img)
-            ax.set_title(caption, fontsize=7, pad=2)
+            ax.set_title(caption, fontsize=10, pad=3)
             if c == 0:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
     if title:
-        fig.suptitle(title, fontsize=9)
-    save(fig, path, dpi=90)
+        fig.suptitle(title, fontsize=11)
+    save(fig, path, dpi=100)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FixedLocator, NullLocator
 import numpy as np
 import pandas as pd
 import torch
@@ -17,7 +18,7 @@ from vitviz.evaluation.masking import VARIANTS, MaskedViews, fill_value
 from vitviz.models.spec import ModelSpec
 from vitviz.report.paper_numbers import MASKING, MASKING_NOTE
 from vitviz.models.transforms import eval_transform
-from vitviz.report.document import Figure, Para, Section, Table
+from vitviz.report.document import add_finding, percent_interval, Figure, Para, Section, Table
 from vitviz.report.figures import save
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def _example(params: Params, index: DatasetIndex, data_dir: Path, out: Path) -> 
 
 
 def _lowpass_plot(results: dict[str, dict], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for key, r in results.items():
         c = [p["cutoff"] for p in r["curve"]]
         a = [p["top1"] for p in r["curve"]]
@@ -78,7 +79,11 @@ def _lowpass_plot(results: dict[str, dict], path: Path) -> None:
     chance = next(iter(results.values())).get("chance_top1")
     unit = next(iter(results.values())).get("unit", "fraction_of_nyquist")
     ax.set_xscale("log"), ax.set_xlabel(UNIT_LABELS[unit]), ax.set_ylabel("top-1 (%)")
-    ax.set_ylim(0, 100), ax.legend(fontsize=8), ax.set_title("accuracy of low-passed images (as Fig. 16)", fontsize=9)
+    cutoffs = sorted({p["cutoff"] for r in results.values() for p in r["curve"]})
+    ax.xaxis.set_major_locator(FixedLocator(cutoffs))                 # the ticks at the cutoffs used, nothing else
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{c:g}" for c in cutoffs], rotation=45 if len(cutoffs) > 6 else 0, fontsize=9)
+    ax.set_ylim(0, 100), ax.legend(fontsize=9), ax.set_title("accuracy of low-passed images (as Fig. 16)", fontsize=10)
     if chance:
         ax.axhline(chance, color="gray", lw=1, ls=":")
     save(fig, path)
@@ -116,6 +121,13 @@ def robustness_section(params: Params, index: DatasetIndex, data_dir: Path, out:
             blocks.append(Figure(name, "Fig. 9b: an image, its foreground only and its background only, as the "
                                        "model sees them (after resize and centre crop)."))
         metrics["masking"] = {k: {f"{v}_top1": r[f"{v}_top1"] for v in VARIANTS} for k, r in masks.items()}
+        for k, r in masks.items():
+            if r.get("images"):
+                add_finding(metrics, "Robustness: masking and low-pass filtering",
+                            f"{k} ({r['kind']}): top-1 {percent_interval(r['full_top1'], r['images'])} on full images, "
+                            f"{percent_interval(r['foreground_top1'], r['images'])} on the object alone, "
+                            f"{percent_interval(r['background_top1'], r['images'])} on the background alone "
+                            f"({r['images']} images; Tables 2 and 3).")
     if lows:
         lp = params.lowpass_eval
         blocks.append(Para(

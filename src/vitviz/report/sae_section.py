@@ -11,7 +11,7 @@ import pandas as pd
 from vitviz.activations.kinds import LATENT
 from vitviz.exemplars.locality import top_share
 from vitviz.exemplars.store import read_exemplars
-from vitviz.report.document import Bullets, Figure, Para, Section, Table
+from vitviz.report.document import add_finding, Bullets, Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
 from vitviz.scoring.aggregate import score_interval
 from vitviz.stats.permutation import unpaired_comparison
@@ -92,10 +92,11 @@ def sae_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Sec
             blocks.append(Table(pd.DataFrame(rows), f"{key}, {site}: neurons against SAE latents, mean [95% "
                                                    "interval] over the scored features."))
             blocks.append(Bullets(sentences))
+            add_finding(metrics, "Neurons or dictionary features? (ours)", f"{key}, {site}: {sentences[0]}")
             grid = _grid(data_dir / "features" / key, site)
             if grid:
                 name = f"figures/sae_{key}_{site.replace('.', '_')}.png"
-                image_grid(grid, out / name, cell=1.4)
+                image_grid(grid, out / name)
                 blocks.append(Figure(name, f"{key}: visualisations of the neurons of {site} (top row) and of its "
                                            "SAE's latents (bottom row), chosen by the same rule, same recipe."))
     return Section("Neurons or dictionary features? (ours)", blocks)

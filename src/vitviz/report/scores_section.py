@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from vitviz.activations.kinds import KINDS  # noqa: E402
-from vitviz.report.document import Bullets, Figure, Para, Section, Table  # noqa: E402
+from vitviz.report.document import add_finding, Bullets, Figure, Para, Section, Table  # noqa: E402
 from vitviz.report.figures import save  # noqa: E402
 from vitviz.stats.intervals import MIN_FEATURES  # noqa: E402
 from vitviz.stats.permutation import paired_comparison, unpaired_comparison  # noqa: E402
@@ -125,7 +125,15 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
         blocks.append(Figure(name, f"{key}: 2-AFC accuracy with visualisations by block, one line per kind (band: "
                                    "95% interval where there are enough features); dashed: with natural "
                                    "exemplars; dotted: chance."))
-        blocks.append(Bullets(verdict(scores, meta["k_visualization"], cfg.seed)))
+        sentences = verdict(scores, meta["k_visualization"], cfg.seed)
+        blocks.append(Bullets(sentences))
+        few = [x for x in sentences[:-1] if "too few features" in x]
+        for sentence in [x for x in sentences[:-1] if x not in few]:
+            add_finding(metrics, "Scores of the visualizations (claim I, measured)", f"{key}: {sentence}")
+        if few:
+            add_finding(metrics, "Scores of the visualizations (claim I, measured)",
+                        f"{key}: {len(few)} comparison{'s' if len(few) > 1 else ''} of kinds "
+                        "could not be tested: too few scored features (see the section).")
         failed = scores[scores["failed"].astype(bool)]
         if len(failed):
             blocks.append(Table(failed[["site", "feature", "objective_visualization", "objective_natural_top1",

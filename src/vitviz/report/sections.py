@@ -10,7 +10,7 @@ import pandas as pd
 
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.models.spec import HISTORY_FILE, METRICS_FILE, ModelSpec
-from vitviz.report.document import Figure, Para, Section, Table
+from vitviz.report.document import add_finding, percent_interval, Figure, Para, Section, Table
 from vitviz.report.figures import sample_grid, training_curves
 
 if TYPE_CHECKING:
@@ -75,6 +75,10 @@ def models_section(params: Params, models_dir: Path, out: Path, metrics: dict) -
                      "top-1 (%)": m.get("top1", float("nan")), "top-5 (%)": m.get("top5", float("nan")),
                      "chance top-1 (%)": m.get("chance_top1", float("nan"))})
         metrics["models"][key] = {k: m[k] for k in ("top1", "top5") if k in m}
+        if m.get("images") and "top1" in m:
+            add_finding(metrics, "Models", f"{key} ({spec.kind}) classifies {percent_interval(m['top1'], m['images'])} "
+                                           f"of {m['images']} {params.download_models.eval_split} images right (top-1; "
+                                           f"chance {m.get('chance_top1', float('nan')):.1f}%).")
         if (models_dir / key / HISTORY_FILE).exists():
             histories[key] = pd.read_csv(models_dir / key / HISTORY_FILE)
     split = params.download_models.eval_split

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from vitviz.report.paper_numbers import CLS_SWEEP, CLS_SWEEP_APPROX, TABLE1, TABLE1_NOTE
-from vitviz.report.document import Figure, Para, Section, Table
+from vitviz.report.document import add_finding, percent_interval, Figure, Para, Section, Table
 from vitviz.report.figures import save
 from vitviz.report.plot_data import feature_mean_curve
 
@@ -143,6 +143,15 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
         _heatmap(k, r, out / "figures" / f"patch_head_{k}.png")
         blocks.append(Figure(f"figures/patch_head_{k}.png", f"Fig. 7: {k}, top-1 of the classifier applied to each "
                                                             "patch token alone, on the patch grid."))
+        n_img = r.get("images") or 0
+        if n_img:
+            iso = r["isolating_cls"].get(str(r["depth"] - 1), [None])[0]
+            add_finding(metrics, "Token mixing: Table 1, Fig. 7, Appendix F",
+                        f"{k}: top-1 {percent_interval(r['natural'][0], n_img)} natural, "
+                        + (f"{percent_interval(iso, n_img)} with the CLS token isolated until the last block, "
+                           if iso is not None else "")
+                        + f"{percent_interval(r['patch_average'][0], n_img)} on average from one patch token alone "
+                        f"({n_img} images; Table 1).")
         metrics["token_mixing"][k] = {"natural_top1": r["natural"][0], "patch_average_top1": r["patch_average"][0],
                                       "patch_maximum_top1": r["patch_maximum"][0],
                                       "isolating_cls_top1": r["isolating_cls"].get(str(r["depth"] - 1), [None])[0]}
@@ -187,6 +196,14 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
                         lambda f: ", ".join(map(str, sorted(f)))).reset_index(name="features with an active patch"),
                         "Appendix F: the drawn features that had an active patch (the others are the skipped "
                         "count above); the flat ones among them are counted apart in the table."))
+                dist = [(row["layer"], row["sum"]["distance"]) for row in meta["layers"] if row.get("sum")
+                        and row["sum"]["distance"][1] == row["sum"]["distance"][1]]
+                if dist:
+                    add_finding(metrics, "Token mixing: Table 1, Fig. 7, Appendix F",
+                                f"{k}, Appendix F: the sum curves' mean distance from proportional loss (0: each "
+                                "patch carries its own activation) is "
+                                + "; ".join(f"{d[0]:.2f} [{d[1]:.2f}, {d[2]:.2f}] at block {layer}" for layer, d in dist)
+                                + ".")
                 for row in meta["layers"]:
                     if row.get("sum"):
                         metrics["token_mixing"][k][f"appendix_f_distance_sum_L{row['layer']}"] = \

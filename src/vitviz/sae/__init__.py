@@ -28,12 +28,17 @@ Why not Overcomplete (PyPI `overcomplete` 0.3.0, MIT), checked 2026-12-04 beside
 So the module is our own (small, torch only). No scipy either: the known-answer test carries its own
 exact Hungarian matching.
 """
-from vitviz.sae.errors import SAETrainingError
-from vitviz.sae.metrics import DENSE_FRACTION, SAEScores, evaluate
-from vitviz.sae.model import SparseAutoencoder, identity_sae, splice, topk_codes
-from vitviz.sae.settings import SAESettings
-from vitviz.sae.store import SavedSAE, load_sae, save_sae
-from vitviz.sae.trainer import SAETrainer
+from importlib import import_module
 
-__all__ = ["DENSE_FRACTION", "SAEScores", "SAESettings", "SAETrainer", "SAETrainingError", "SavedSAE",
-           "SparseAutoencoder", "evaluate", "identity_sae", "load_sae", "save_sae", "splice", "topk_codes"]
+_EXPORTS = {"SAETrainingError": "errors", "DENSE_FRACTION": "metrics", "SAEScores": "metrics", "evaluate": "metrics",
+            "SparseAutoencoder": "model", "identity_sae": "model", "splice": "model", "topk_codes": "model",
+            "SAESettings": "settings", "SavedSAE": "store", "load_sae": "store", "save_sae": "store",
+            "SAETrainer": "trainer"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """The public names above, imported on first use (the settings alone must load without torch)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'vitviz.sae' has no attribute {name!r}")
+    return getattr(import_module(f"vitviz.sae.{_EXPORTS[name]}"), name)

@@ -173,3 +173,26 @@ def two_stage_bootstrap(outcomes, level: float = LEVEL, n_boot: int = 2000, seed
         boot[start:start + b] = (np.where(mask, vals, 0).sum(-1) / k).mean(-1)
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     return Interval(float(means.mean()), float(lo), float(hi), n, level, method)
+
+
+def proportion_interval(successes: int, n: int, level: float = LEVEL) -> Interval:
+    """One proportion (successes of n independent trials, e.g. images classified right) with its Wilson score
+    interval; none when n is 0."""
+    method = "Wilson score interval"
+    if n <= 0:
+        return Interval(math.nan, math.nan, math.nan, 0, level, method)
+    p = successes / n
+    z = float(np.sqrt(2) * _erfinv(level))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n, level, method)
+
+
+def _erfinv(y: float) -> float:
+    """The inverse error function (Newton's method from Winitzki's approximation; exact to float precision)."""
+    a = 0.147
+    ln = math.log(1 - y * y)
+    x = math.copysign(math.sqrt(math.sqrt((2 / (math.pi * a) + ln / 2) ** 2 - ln / a) - (2 / (math.pi * a) + ln / 2)), y)
+    for _ in range(3):
+        x -= (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
+    return x
