@@ -1,4 +1,5 @@
-"""Stage atlas@<key>: the static feature atlas of one model (every mined feature, its evidence) into atlas/<key>."""
+"""Stage atlas@<key>: the static feature atlas of one model (every mined feature, its evidence, the scores of its
+visualisations where scored) into atlas/<key>."""
 from vitviz.atlas.build import build_atlas
 from vitviz.atlas.settings import AtlasConfig
 from vitviz.core.atomic import atomic_path

@@ -81,13 +81,12 @@ class Params(Strict):
                 errors.append((("appendix_f", "models", i),
                                f"Appendix F of {k!r} needs its mined FFN exemplars; add it to "
                                "mine_exemplars.models (with ffn in mine_exemplars.kinds), or remove it here"))
-        sc = self.score_features
         for i, k in enumerate(self.atlas.models):
-            if k not in opt.models or k not in self.mine_exemplars.models or k not in sc.models:
+            if k not in opt.models or k not in self.mine_exemplars.models:
                 errors.append((("atlas", "models", i),
-                               f"the atlas of {k!r} needs its exemplars, visualised features and their scores; add "
-                               "it to optimize_features.models, mine_exemplars.models and score_features.models, or "
-                               "remove it here"))
+                               f"the atlas of {k!r} needs its exemplars and visualised features; add it to "
+                               "optimize_features.models and mine_exemplars.models, or remove it here"))
+        sc = self.score_features
         if sc.models and sc.similarity not in self.models:
             errors.append((("score_features", "similarity"), f"{sc.similarity!r} is not a model key; have: {keys} "
                            "(the stage loads data/models/<similarity>: add the similarity model to `models`)"))
