@@ -112,6 +112,7 @@
   }
 
   // ------------------------------------------------------------------ overview
+  var VIS_LINKS = 2000;   // up to this many visualised features, the overview links each one
   function overview(ov) {
     var h = "<h1>" + esc(ov.model) + ": feature atlas</h1>";
     h += "<p class=\"lead\">" + ov.features + " features mined over " + ov.images + " " + esc(ov.split) +
@@ -164,6 +165,7 @@
       h += "</p>";
     }
     main().innerHTML = h;
+    if (ov.visualized > VIS_LINKS) { done("overview"); return; }   // then the layer pages (filter: visualised)
     // every visualised feature is one click away: fill in their links from the layers' cards
     Promise.all(vis.map(function (l) { return load("cards_" + l.id); })).then(function (all) {
       all.forEach(function (c, i) {
