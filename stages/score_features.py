@@ -52,7 +52,7 @@ def main() -> dict | None:
                                          "k": cfg.k, "k_visualization": cfg.k, "k_natural": cfg.k,
                                          "quantile": cfg.quantile, "alpha": cfg.alpha,
                                          "seed_agreement": cfg.seed_agreement or cfg.k > 1,
-                                         "fail_ratio": cfg.fail_ratio, "scored": len(result.scores),
+                                         "scored": len(result.scores),
                                          "visualised": len(features)})
     return {"key": args.key, "scored": len(result.scores), "visualised": len(features)}
 

@@ -56,3 +56,67 @@ def test_deviations_compare_what_ran(tmp_path):
     assert deviations(paper) == []
     got = deviations(paper, tmp_path)
     assert len(got) == 1 and got[0].startswith("optimize_features.steps = ") and f"50 ({key})" in got[0]
+
+
+def test_image_grid_cells_are_full_size_with_colour_bars_and_titles_apart(tmp_path, monkeypatch):
+    """Pure red images measured in the saved PNG: each drawn 144-145 px wide (the 1.45 in cell at 100 dpi, at least
+    the 128 px a laptop reader needs); long captions wrapped so that no two titles overlap; a map cell's colour bar
+    runs from 0 to the map's maximum."""
+    import numpy as np
+    from PIL import Image
+
+    import vitviz.report.figures as figures
+    seen = {}
+    original = figures.save
+
+    def spy(fig, path, dpi=100):
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        seen["titles"] = [ax.title.get_window_extent(r) for ax in fig.axes if ax.get_title()]
+        seen["bars"] = [[t.get_text() for t in cax.get_yticklabels()] for ax in fig.axes for cax in ax.child_axes]
+        original(fig, path, dpi)
+
+    monkeypatch.setattr(figures, "save", spy)
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[..., 0] = 255
+    long = "exemplar: great white shark, white shark, man-eater, man-eating shark"
+    figures.image_grid([("L5 F46", [("optimised", red), (long, red), ("map 8x8", red, 3.69)]),
+                        ("L4 F2", [(long, red), (long, red), ("map 8x8", red, 0.5)])], tmp_path / "g.png")
+    a = np.asarray(Image.open(tmp_path / "g.png").convert("RGB")).astype(int)
+    is_red = (a[..., 0] > 200) & (a[..., 1] < 40) & (a[..., 2] < 40)
+    row = is_red[np.argmax(is_red.sum(1))]
+    edges = np.flatnonzero(np.diff(np.r_[0, row.astype(int), 0]))
+    widths = [int(e - s) for s, e in zip(edges[::2], edges[1::2]) if e - s > 20]
+    assert len(widths) == 3 and all(w >= 140 for w in widths), widths
+    boxes = seen["titles"]
+    assert len(boxes) == 6
+    for i, b in enumerate(boxes):
+        for c in boxes[i + 1:]:
+            assert not b.overlaps(c), "two column titles overlap"
+    assert seen["bars"] == [["0", "3.69"], ["0", "0.5"]]
+    assert figures.wrap_caption(long) == "exemplar: great\nwhite shark, white…"
+
+
+def test_failed_marks_flat_and_black_images_and_unbeaten_scores(tmp_path):
+    """Known answer: a black image and a flat grey one fail by the image rule, a textured one whose score does not
+    beat its best natural image fails by the objective rule, a textured one that beats it passes."""
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from vitviz.report.features_section import failed_marks
+    rng = np.random.default_rng(0)
+    images = {"black.png": np.zeros((16, 16, 3), np.uint8), "grey.png": np.full((16, 16, 3), 120, np.uint8),
+              "beaten.png": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
+              "good.png": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)}
+    almost_flat = np.full((16, 16, 3), 120, np.uint8)
+    almost_flat[0, 0] = 126                            # a range of 6 levels: still flat (fewer than 8)
+    images["almost.png"] = almost_flat
+    for name, a in images.items():
+        Image.fromarray(a).save(tmp_path / name)
+    df = pd.DataFrame({"site": ["blocks.0.attn.k"] * 5, "feature": [0, 1, 2, 3, 4], "image": list(images)})
+    scores = pd.DataFrame({"site": ["blocks.0.attn.k"] * 2, "feature": [2, 3], "beats_natural": [False, True]})
+    out = failed_marks(df, tmp_path, scores)
+    assert out["flat_or_black"].tolist() == [True, True, False, False, True]
+    assert out["failed"].tolist() == [True, True, True, False, True]
+    assert failed_marks(df, tmp_path, None)["failed"].tolist() == [True, True, False, False, True]

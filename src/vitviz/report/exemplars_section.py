@@ -14,7 +14,7 @@ from vitviz.exemplars.store import read_exemplars
 from vitviz.visualization.store import read_features
 from vitviz.data.imagenet import DatasetIndex, load_rgb
 from vitviz.models.spec import ModelSpec
-from vitviz.report.overlay import overlay
+from vitviz.report.overlay import map_maximum, overlay
 from vitviz.models.transforms import eval_transform
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid, save
@@ -60,7 +60,8 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                    f"**{cfg.stat}** over patch tokens (prefix tokens excluded) and keeps the top {cfg.k} per feature "
                    "(ties to the lower image index), as the authors' code does with k = 1. The activation map is the "
                    "feature's activation at each patch of the exemplar's crop, reshaped row-major to the patch grid "
-                   "and drawn over the crop as its positive part over its maximum (the atlas draws it the same way).")]
+                   "and drawn over the crop as its positive part over its maximum (the atlas draws it the same way); each "
+                   "map's colour bar runs from 0 to that maximum, in the feature's own units.")]
     locality = {}
     metrics.setdefault("exemplars", {})
     for key in keys:
@@ -85,7 +86,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                 rows.append((label, [
                     ("optimised", np.asarray(Image.open(feats_dir / r.image))),
                     (f"exemplar: {cls}" if cls != name else "top exemplar", crop),
-                    (f"map {amap.shape[0]}x{amap.shape[1]}", overlay(crop, amap))]))
+                    (f"map {amap.shape[0]}x{amap.shape[1]}", overlay(crop, amap), map_maximum(amap))]))
             if rows:
                 name = f"figures/exemplars_{key}_panels.png"
                 image_grid(rows, out / name)

@@ -6,13 +6,16 @@ from typing import TYPE_CHECKING
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 
 from vitviz.activations.kinds import KIND_LABELS, KINDS
 from vitviz.visualization.paper_recipe import LR_CLIP, PAPER_RECIPE as R, paper_lr_tv
 from vitviz.visualization.store import read_features
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
+from vitviz.visualization.quality import FAILED_RULE, image_failed
 
 if TYPE_CHECKING:
     from vitviz.pipeline.params import Params
@@ -24,8 +27,20 @@ PAPER = {"steps": R.steps, "copies": R.copies, "lr": f"{R.lr} (ViT), {LR_CLIP} (
 
 
 def _cells(df: pd.DataFrame, base: Path) -> list[tuple[str, Path]]:
-    return [(f"L{r.layer} F{r.feature}" + (f" h{r.head}" if str(r.head) != "" else ""), base / r.image)
-            for r in df.itertuples()]
+    return [(f"L{r.layer} F{r.feature}" + (f" h{r.head}" if str(r.head) != "" else "")
+             + (" FAILED" if r.failed else ""), base / r.image) for r in df.itertuples()]
+
+
+def failed_marks(df: pd.DataFrame, base: Path, scores: pd.DataFrame | None) -> pd.DataFrame:
+    """`df` with `flat_or_black` (the image rule, for every visualisation) and `failed` (that, or a scored feature
+    whose objective does not beat its best natural image)."""
+    flat = [image_failed(np.asarray(Image.open(base / name).convert("RGB"))) for name in df["image"]]
+    out = df.assign(flat_or_black=flat)
+    beaten = set()
+    if scores is not None and len(scores):
+        beaten = {(s, int(f)) for s, f, b in zip(scores["site"], scores["feature"], scores["beats_natural"])
+                  if not bool(b)}
+    return out.assign(failed=[fl or (s, int(f)) in beaten for fl, s, f in zip(flat, out["site"], out["feature"])])
 
 
 def features_section(params: Params, features_dir: Path, out: Path, metrics: dict) -> Section | None:
@@ -37,11 +52,15 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
                    "(prefix tokens excluded) of one channel, averaged over augmented copies (ColorShift per copy "
                    "and channel, per-copy per-channel noise with a linear schedule, one circular jitter for all "
                    "copies), plus total variation; Adam on raw pixels in [0, 1], cosine learning rate, clamp after "
-                   "each step. `objective` below is measured on the clean image, without augmentation.")]
+                   "each step. `objective` below is measured on the clean image, without augmentation. "
+                   f"{FAILED_RULE}.")]
     metrics.setdefault("features", {})
     for key in keys:
         df, meta = read_features(features_dir / key)
         base = features_dir / key
+        scores_csv = features_dir.parent / "scores" / key / "scores.csv"
+        sc = pd.read_csv(scores_csv) if scores_csv.exists() else None
+        df = failed_marks(df, base, sc)
         s = meta["settings"]
         ours = {"steps": s["steps"], "copies": s["copies"], "lr": s["lr"], "tv_weight": s["tv_weight"],
                 "jitter": f"{s['jitter']} px", "noise_std": s["noise_std"], "shift_bound": s["shift_bound"],
@@ -82,22 +101,23 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
                                        "h is the attention head of a channel."))
         summary = df.groupby(["layer", "kind"], sort=False).agg(
             features=("feature", "count"), objective_start=("objective_start", "mean"),
-            objective_final=("objective_final", "mean")).reset_index()
-        scores_csv = features_dir.parent / "scores" / key / "scores.csv"
-        sc = pd.read_csv(scores_csv) if scores_csv.exists() else None
+            objective_final=("objective_final", "mean"), flat_or_black=("flat_or_black", "sum"),
+            failed=("failed", "sum")).reset_index()
         if sc is not None:  # replaces 'improved': rising from noise says nothing about a visualisation
             g = sc.groupby(["layer", "kind"], sort=False)
             summary = summary.merge(g.agg(scored=("feature", "count"), beats_natural=("beats_natural", "sum"),
-                                          activation_ratio=("activation_ratio", "mean"),
-                                          failed=("failed", "sum")).reset_index(), on=["layer", "kind"], how="left")
+                                          activation_ratio=("activation_ratio", "mean")).reset_index(),
+                                    on=["layer", "kind"], how="left")
             caption = ("'beats_natural' counts scored features whose optimised image beats their best natural image; "
-                       "'activation_ratio' is the mean of objective(visualisation) / objective(best natural image); "
-                       "'failed' flags visualisations (section Scores).")
+                       "'activation_ratio' is the mean of objective(visualisation) / objective(best natural image); ")
         else:
-            caption = "not scored (add the model to score_features.models for the comparison with natural images)."
+            caption = ("the scored columns are missing: add the model to score_features.models for the comparison "
+                       "with natural images; ")
         blocks.append(Table(summary, f"{key}: mean objective on the clean image, at the start (uniform noise) and "
-                                     "after optimisation; " + caption))
-        metrics["features"][key] = {"count": int(len(df)), **({
-            "beats_natural_share": float(sc["beats_natural"].astype(bool).mean()),
-            "failed": int(sc["failed"].astype(bool).sum())} if sc is not None else {})}
+                                     "after optimisation; " + caption + "'flat_or_black' and 'failed' count the "
+                                     "failed visualisations, marked FAILED in the figures."))
+        metrics["features"][key] = {"count": int(len(df)), "failed": int(df["failed"].sum()),
+                                    "flat_or_black": int(df["flat_or_black"].sum()), **({
+                                        "beats_natural_share": float(sc["beats_natural"].astype(bool).mean())}
+                                        if sc is not None else {})}
     return Section("Feature visualization", blocks)

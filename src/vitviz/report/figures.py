@@ -62,27 +62,62 @@ def training_curves(histories: dict[str, pd.DataFrame], path: Path) -> None:
     save(fig, path)
 
 
-def image_grid(rows: list[tuple[str, list[tuple[str, object]]]], path: Path, cell: float = 1.45,
-               title: str | None = None) -> None:
-    """A grid of images: one row per (label, [(caption, image path or array), ...]); at the saved 100 dpi a cell is
-    at least 145 px wide and its labels 10 pt."""
+CAPTION_CHARS = 19     # characters of a 10 pt caption line that fit a 145 px cell
+
+
+def wrap_caption(text: str, width: int = CAPTION_CHARS, lines: int = 2) -> str:
+    """`text` wrapped to at most `lines` lines of `width` characters (the last cut with an ellipsis), so that no
+    caption runs into its neighbour's."""
+    import textwrap
+    out = textwrap.wrap(text, width, break_long_words=True) or [""]
+    if len(out) > lines:
+        out = out[:lines]
+        out[-1] = out[-1][: width - 1].rstrip() + "…"
+    return "\n".join(out)
+
+
+def image_grid(rows: list[tuple[str, list[tuple]]], path: Path, cell: float = 1.45, title: str | None = None) -> None:
+    """A grid of images: one row per (label, [(caption, image path or array[, map maximum]), ...]); a cell with a
+    map maximum is an activation-map overlay and gets a colour bar from 0 to it (the map colours of
+    activations.mapnorm). At the saved 100 dpi each image is `cell` inches (145 px) wide, its labels 10 pt."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
     from PIL import Image
-    ncols = max((len(r[1]) for r in rows), default=1)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.8, (cell + 0.25) * len(rows)
-                                                        + (0.4 if title else 0)),
-                             squeeze=False, gridspec_kw={"wspace": 0.08, "hspace": 0.35})
+
+    from vitviz.activations.mapnorm import JET
+    ncols, nrows = max((len(r[1]) for r in rows), default=1), len(rows)
+    bars = any(len(c) > 2 for _, cells in rows for c in cells)
+    caption_lines = max((wrap_caption(c[0]).count("\n") + 1 for _, cells in rows for c in cells), default=1)
+    # every length in inches: the axes are exactly cell x cell, the gaps hold the captions and colour bars
+    left, right, bottom = 1.8, (0.6 if bars else 0.1), 0.1
+    head = 0.18 * caption_lines + 0.12
+    top = head + (0.4 if title else 0.0)
+    wgap, hgap = (0.6 if bars else 0.12), head + 0.1
+    width = left + ncols * cell + (ncols - 1) * wgap + right
+    height = top + nrows * cell + (nrows - 1) * hgap + bottom
+    fig = plt.figure(figsize=(width, height))
+    grid = fig.add_gridspec(nrows, ncols, left=left / width, right=1 - right / width, bottom=bottom / height,
+                            top=1 - top / height, wspace=wgap / cell, hspace=hgap / cell)
+    cmap = ListedColormap(JET / 255.0)
     for r, (label, cells) in enumerate(rows):
         for c in range(ncols):
-            ax = axes[r][c]
+            ax = fig.add_subplot(grid[r, c])
             ax.set_xticks([]), ax.set_yticks([])
             if c >= len(cells):
                 ax.axis("off")
                 continue
-            caption, img = cells[c]
+            caption, img = cells[c][:2]
             ax.imshow(Image.open(img) if isinstance(img, (str, Path)) else img)
-            ax.set_title(caption, fontsize=10, pad=3)
+            ax.set_title(wrap_caption(caption), fontsize=10, pad=3)
+            if len(cells[c]) > 2:
+                top_value = float(cells[c][2])
+                bar = fig.colorbar(ScalarMappable(Normalize(0.0, top_value if top_value > 0 else 1.0), cmap),
+                                   cax=ax.inset_axes([1.04, 0.0, 0.07, 1.0]))
+                bar.set_ticks([0.0, top_value] if top_value > 0 else [0.0],
+                              labels=["0", f"{top_value:.3g}"] if top_value > 0 else ["0"])
+                bar.ax.tick_params(labelsize=8, length=2)
             if c == 0:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=10)
+                ax.set_ylabel(wrap_caption(label, 16, 3), rotation=0, ha="right", va="center", fontsize=10)
     if title:
         fig.suptitle(title, fontsize=11)
     save(fig, path, dpi=100)

@@ -14,6 +14,11 @@ def upsample_map(amap: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     return F.interpolate(amap[None, None].float(), size=size, mode="nearest")[0, 0].numpy()
 
 
+def map_maximum(amap: torch.Tensor) -> float:
+    """The value the colour bar of `amap`'s overlay runs to: the maximum of its positive part."""
+    return normalize_map(amap)[1]
+
+
 def overlay(crop: np.ndarray, amap: torch.Tensor, alpha: float = MAP_ALPHA) -> np.ndarray:
     """uint8 (H, W, 3): the crop blended with the map, normalised by mapnorm.normalize_map and coloured by its colour
     map (the colour bar runs from 0 to the map's maximum)."""

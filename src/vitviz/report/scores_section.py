@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from vitviz.visualization.quality import FAILED_RULE
 from vitviz.activations.kinds import KINDS  # noqa: E402
 from vitviz.report.document import add_finding, Bullets, Figure, Para, Section, Table  # noqa: E402
 from vitviz.report.figures import save  # noqa: E402
@@ -75,8 +76,9 @@ def verdict(scores: pd.DataFrame, k: int, seed: int = 0) -> list[str]:
     out.append(comparison_sentence(c, f"visualisations ({k} per side)", f"natural exemplars ({k} per side)",
                                    "the 2-AFC accuracy over every scored feature"))
     failed = int(scores["failed"].astype(bool).sum())
-    out.append(f"{failed} of {len(scores)} visualisations are flagged failed (they do not beat their best natural "
-               "image and reach less than the fail ratio of its objective).")
+    flat = int(scores["flat_or_black"].astype(bool).sum()) if "flat_or_black" in scores else 0
+    out.append(f"{failed} of {len(scores)} scored visualisations are marked failed ({flat} flat or black; the others "
+               "do not beat their best natural image).")
     return out
 
 
@@ -105,7 +107,7 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
         "of the same site. Intervals: 95%, over features, by methods whose coverage was measured by simulation "
         "(Wilson intervals with a design effect for the 2-AFC accuracies, skewness-corrected t intervals for the "
         f"others; `benchmarks/stats_coverage.py`); below {MIN_FEATURES} features no interval is printed. A "
-        "direction is stated only when a permutation test over features gives p < 0.05.")]
+        f"direction is stated only when a permutation test over features gives p < 0.05. {FAILED_RULE}.")]
     metrics.setdefault("scores", {})
     for key in keys:
         base = data_dir / "scores" / key
@@ -136,8 +138,9 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
                         "could not be tested: too few scored features (see the section).")
         failed = scores[scores["failed"].astype(bool)]
         if len(failed):
-            blocks.append(Table(failed[["site", "feature", "objective_visualization", "objective_natural_top1",
-                                        "activation_ratio", "mis_visualization"]],
+            cols = ["site", "feature", *(["flat_or_black"] if "flat_or_black" in failed else []),
+                    "objective_visualization", "objective_natural_top1", "activation_ratio", "mis_visualization"]
+            blocks.append(Table(failed[cols],
                                 f"{key}: failed visualisations.", "{:.3f}"))
         kinds = agg[agg["layer"] < 0].set_index("kind")
         gap = paired_comparison(scores["mis_visualization"], scores["mis_natural"], seed=cfg.seed)

@@ -28,6 +28,7 @@ from vitviz.scoring.similarity import SimilarityModel
 from vitviz.scoring.statistics import image_statistics, split_statistics
 from vitviz.activations.loader import batches
 from vitviz.scoring.settings import ScoreConfig
+from vitviz.visualization.quality import image_failed
 from vitviz.stats.selectivity import normalized_z
 from vitviz.visualization.optimize import Target, feature_seed, visualize
 from vitviz.visualization.settings import VisSettings
@@ -103,6 +104,7 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
     more_emb = sim.embed_images([m.image for m in more], device).view(n_more, n, -1).transpose(0, 1) \
         if n_more else None
     out, task_rows = [], []
+    flat = [image_failed(images[name]) for name in scored["image"]]
     for i, r in enumerate(scored.itertuples()):
         f = int(r.feature)
         col = stats[:, i]
@@ -133,7 +135,7 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
                     "head": r.head, "image": r.image, "objective_visualization": obj_vis,
                     "objective_min": float(on_min[r.site][i, f]), "objective_natural_top1": float(col[best]),
                     "natural_top1_row": common[best], "activation_ratio": ratio, "beats_natural": beats,
-                    "failed": not beats and not (ratio >= cfg.fail_ratio),
+                    "flat_or_black": flat[i], "failed": flat[i] or not beats,
                     "selectivity_z": z, "selectivity": float(normalized_z(on_vis[r.site][i].numpy(), f)),
                     "selectivity_rank": rank, "channels": int(on_vis[r.site].shape[1]),
                     "mis_visualization": visual, "mis_natural": natural,

@@ -31,8 +31,6 @@ class ScoreConfig(Strict):
                                 "a fitted alpha holds only for the similarity model it was fitted on")
     seed_agreement: bool = Field(False, description="the seed margin; free when k >= 2 (the second maximising "
                                  "visualisation), one more optimisation per feature when k is 1")
-    fail_ratio: float = Field(0.5, ge=0.0, description="a visualisation that does not beat its best natural image "
-                              "and reaches less than this share of its objective is flagged failed")
     seed: int = Field(0, ge=0)
     batch_size: int = Field(64, ge=1)
     device: str = Field("auto", description="auto, cpu or cuda[:i]")

@@ -10,6 +10,9 @@ MIN_RANGE = 8       # uint8 levels between the darkest and the brightest value
 MIN_STD = 2.0       # uint8 levels of standard deviation over all pixels and channels
 RULE = (f"flat or black: its values span fewer than {MIN_RANGE} of 256 levels, or their standard deviation is "
         f"below {MIN_STD:g} levels")
+FAILED_RULE = (f"A visualisation is marked failed when its image is {RULE}, or when its objective on the clean image "
+               "does not beat the objective of the feature's best natural image of the split (the second half "
+               "needs score_features)")
 
 
 def image_failed(image: np.ndarray) -> bool:
