@@ -38,3 +38,14 @@ def test_rendered_report_holds_no_live_markup_from_data():
     for doc in (page, md):
         assert "<img" not in doc and "javascript:" not in doc.replace("`", "").split("(javascript:")[0]
     assert "javascript:" not in page and "&lt;img src=x onerror=alert(1)&gt;" in md
+
+
+def test_markdown_table_cells_are_data():
+    """A cell's text cannot open a tag, a link, an image, a code span or a new column in the markdown twin."""
+    assert esc.markdown_cell("[click](javascript:alert(1))") == "\\[click\\](javascript:alert(1))"
+    assert esc.markdown_cell("![x](y.png)") == "!\\[x\\](y.png)"
+    assert esc.markdown_cell("a | b `c`") == "a \\| b \\`c\\`"
+    assert esc.markdown_cell(HOSTILE) == "&lt;img src=x onerror=alert(1)&gt;"
+    assert esc.markdown_cell("C:\\dir") == "C:\\\\dir"                   # a backslash stays a backslash
+    md = render_markdown("t", [Section("s", [Table(pd.DataFrame({"[h](javascript:x)": ["[c](javascript:y)"]}))])])
+    assert "](javascript:" not in md.replace("\\](javascript:", "")

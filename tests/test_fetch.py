@@ -77,6 +77,18 @@ def test_open_clip_checkpoint_path(tmp_path):
     assert spec.mean == open_clip.OPENAI_DATASET_MEAN
 
 
+def test_open_clip_file_source_takes_the_towers_input_size(tmp_path):
+    """A local open_clip checkpoint (source file) gets the visual tower's own input size and CLIP's mean and std,
+    not timm's 224 px ImageNet defaults."""
+    src = open_clip.create_model("ViT-B-32", pretrained=None, **CLIP_KW)
+    torch.save(src.state_dict(), tmp_path / "clip.pt")
+    model, spec = fetch(entry(source="file", library="open_clip", name="ViT-B-32", file=str(tmp_path / "clip.pt"),
+                              kwargs=CLIP_KW), "clip")
+    assert same_weights(model, src)
+    assert spec.input_size == (3, 32, 32) and spec.crop_pct == 1.0
+    assert spec.mean == open_clip.OPENAI_DATASET_MEAN and spec.std == open_clip.OPENAI_DATASET_STD
+
+
 def test_torchvision_state_dict_file(tmp_path):
     src = torchvision.models.resnet18()
     torch.save(src.state_dict(), tmp_path / "r18.pth")

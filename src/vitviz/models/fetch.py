@@ -176,13 +176,19 @@ def _open_clip(entry: ModelEntry, timeout: float) -> tuple[nn.Module, dict[str, 
             else:
                 pretrained, local = cached, Path(cached)
     model = open_clip.create_model(entry.name, pretrained=pretrained, **kwargs)
+    return model, {"data_config": open_clip_data_config(model), "kwargs": kwargs,
+                   "source_file": str(local) if local else None}
+
+
+def open_clip_data_config(model: nn.Module) -> dict[str, Any]:
+    """The input size, interpolation, mean and std of an open_clip model's visual tower (whole image, no crop)."""
+    import open_clip
     pp = getattr(model.visual, "preprocess_cfg", {}) or {}
     size = model.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else size
-    dc = {"input_size": (3, int(size), int(size)), "interpolation": pp.get("interpolation", "bicubic"),
-          "mean": tuple(pp.get("mean", open_clip.OPENAI_DATASET_MEAN)),
-          "std": tuple(pp.get("std", open_clip.OPENAI_DATASET_STD)), "crop_pct": 1.0, "crop_mode": "center"}
-    return model, {"data_config": dc, "kwargs": kwargs, "source_file": str(local) if local else None}
+    return {"input_size": (3, int(size), int(size)), "interpolation": pp.get("interpolation", "bicubic"),
+            "mean": tuple(pp.get("mean", open_clip.OPENAI_DATASET_MEAN)),
+            "std": tuple(pp.get("std", open_clip.OPENAI_DATASET_STD)), "crop_pct": 1.0, "crop_mode": "center"}
 
 
 def _torchvision(entry: ModelEntry, timeout: float) -> tuple[nn.Module, dict[str, Any]]:
@@ -235,6 +241,8 @@ def _checkpoint(entry: ModelEntry, timeout: float, cache_dir: Path) -> tuple[nn.
     if entry.lib == "timm":
         import timm
         dc = timm.data.resolve_model_data_config(model)
+    elif entry.lib == "open_clip":
+        dc = open_clip_data_config(model)
     return model, {"data_config": dc, "source_file": str(path)}
 
 

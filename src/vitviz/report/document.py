@@ -90,11 +90,11 @@ def render_markdown(title: str, sections: list[Section]) -> str:
             elif isinstance(b, Table):
                 if b.caption:
                     out += [f"*{_md_links(md(b.caption))}*", ""]
-                cols = [md(str(c)) for c in b.df.columns]
+                cols = [esc.markdown_cell(c) for c in b.df.columns]
                 out.append("| " + " | ".join(cols) + " |")
                 out.append("|" + "|".join("---" for _ in cols) + "|")
                 for row in b.df.itertuples(index=False):
-                    out.append("| " + " | ".join(md(_fmt(v, b.floatfmt)).replace("|", "\\|") for v in row) + " |")
+                    out.append("| " + " | ".join(esc.markdown_cell(_fmt(v, b.floatfmt)) for v in row) + " |")
                 out.append("")
             elif isinstance(b, Figure):
                 out += [f"![{md(b.caption)}]({b.path})", "", f"*{_md_links(md(b.caption))}*", ""]

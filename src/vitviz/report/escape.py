@@ -34,6 +34,15 @@ def markdown_text(s: str) -> str:
                    p.replace("<", "&lt;").replace(">", "&gt;") for p in parts)
 
 
+def markdown_cell(s: str) -> str:
+    """`s` as the literal text of a markdown table cell (data, never markup): no tag, link, code span or column
+    break can start in it."""
+    s = str(s).replace("\\", "\\\\")
+    for ch in "[]`|":
+        s = s.replace(ch, "\\" + ch)
+    return s.replace("<", "&lt;").replace(">", "&gt;")
+
+
 LINK = r"\[([^\]]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)"     # [text](url), the url with one level of (...)
 
 
