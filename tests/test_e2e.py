@@ -106,6 +106,9 @@ def test_repro_writes_every_output(smoke_repo):
     assert sites.count("blocks.1.resid") == 2 and sites.count("blocks.1.resid.sae") == 2
     ex = json.loads((dst / "data/exemplars/vit_demo/meta.json").read_text())
     assert ex["k"] == 3 and ex["images"] == 16 and ex["split"] == "val"
+    from vitviz.exemplars.store import read_exemplars
+    mined = set(read_exemplars(dst / "data/exemplars/vit_demo").sites["site"])
+    assert {"blocks.1.resid", "blocks.1.resid.sae"} <= mined      # the SAE's latents and the neurons it reads
     for key in ("vit_demo", "resnet_demo"):
         mask = json.loads((dst / f"data/mask_eval/{key}.json").read_text())
         assert mask["images"] + mask["excluded_not_annotated"] + mask["excluded_without_true_box"] + mask["excluded_model_lacks_class"] == 16

@@ -34,9 +34,11 @@ def atlas_section(params: Params) -> Section | None:
         return None
     links = ", ".join(f"[{k}](../atlas/{k}/index.html)" for k in params.atlas.models)
     return Section("Feature atlas", [Para(
-        "Every mined feature of a model with its evidence (top exemplars with toggleable patch maps, the "
-        "histogram of its statistic over the split, class selectivity, related features, the visualisation and "
-        f"its recipe), browsable offline (our extension): {links}.")])
+        "Every mined feature of a model, SAE latents included, as a feature dashboard, browsable offline (our "
+        "extension): the visualisation and its recipe, the top exemplars with their activation maps, exemplars "
+        "from quantile bands of the activation distribution, the minimising exemplars, the histogram of its "
+        "statistic, its activation density, its direct effect on the class logits, its scores and verdict, and "
+        f"related features: {links}. Failed visualisations are marked there by the rule stated above.")])
 
 
 def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, params_file: str = "params.yaml") -> dict:

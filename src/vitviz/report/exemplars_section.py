@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from vitviz.visualization.quality import image_failed
 from vitviz.exemplars.store import read_exemplars
 from vitviz.visualization.store import read_features
 from vitviz.data.imagenet import DatasetIndex, load_rgb
@@ -50,6 +51,17 @@ def _concept(ex, site: str, feature: int) -> str:
     return f"\n{words[0]}{margin}"
 
 
+def _label(r) -> str:
+    """'L3 F46' for an FFN feature, else with its kind: 'L3 resid.sae F374'."""
+    return f"L{r.layer} F{r.feature}" if r.kind == "ffn" else f"L{r.layer} {r.kind} F{r.feature}"
+
+
+def _optimised(path: Path) -> tuple[str, np.ndarray]:
+    """The caption and image of a visualisation cell; a flat or black image is marked FAILED."""
+    img = np.asarray(Image.open(path).convert("RGB"))
+    return ("optimised FAILED" if image_failed(img) else "optimised", img)
+
+
 def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: Path, metrics: dict) -> Section | None:
     """Panels pairing each visualised feature with its exemplars and maps, and locality per block."""
     keys = [k for k in params.mine_exemplars.models if (data_dir / "exemplars" / k / "meta.json").exists()]
@@ -82,9 +94,9 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                 crop = _crop(index, split, top[0], transform)
                 name = str(index.split(split)["wnid"].iloc[top[0]])
                 cls = index.short_names[int(index.split(split)["label"].iloc[top[0]])]
-                label = f"L{r.layer} F{r.feature}" + _concept(ex, r.site, r.feature)
+                label = _label(r) + _concept(ex, r.site, r.feature)
                 rows.append((label, [
-                    ("optimised", np.asarray(Image.open(feats_dir / r.image))),
+                    _optimised(feats_dir / r.image),
                     (f"exemplar: {cls}" if cls != name else "top exemplar", crop),
                     (f"map {amap.shape[0]}x{amap.shape[1]}", overlay(crop, amap), map_maximum(amap))]))
             if rows:
@@ -96,10 +108,10 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
             rows = []
             for r in chosen.head(params.report.exemplar_features).itertuples():
                 top, vals = ex.top(r.site, r.feature)
-                cells = [("optimised", np.asarray(Image.open(feats_dir / r.image)))]
+                cells = [_optimised(feats_dir / r.image)]
                 cells += [(f"#{j + 1}: {v:.2f}", _crop(index, split, t, transform)) for j, (t, v) in
                           enumerate(zip(top, vals))]
-                rows.append((f"L{r.layer} F{r.feature}" + _concept(ex, r.site, r.feature), cells))
+                rows.append((_label(r) + _concept(ex, r.site, r.feature), cells))
             if rows:
                 name = f"figures/exemplars_{key}_topk.png"
                 image_grid(rows, out / name)

@@ -84,8 +84,8 @@ def sae_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Sec
             rows, sentences = [], []
             for col, label in MEASURES.items():
                 ivs = {name: score_interval(g[col].to_numpy(float), col, tasks) for name, g in groups.items()}
-                rows.append({"measure": label, **{f"{name} (n = {ivs[name].n})": interval_text(ivs[name])
-                                                  for name in groups}})
+                rows.append({"measure": label, **{name: interval_text(ivs[name]) + (f" (n = {ivs[name].n})"
+                                                  if ivs[name].enough else "") for name in groups}})
                 c = unpaired_comparison(groups["latents"][col], groups["neurons"][col], seed=params.score_features.seed)
                 sentences.append(comparison_sentence(c, f"SAE latents at {site}", f"neurons of {site}", _cap(label)))
                 metrics["sae"][key][site][f"{col}_latents_minus_neurons"] = {"difference": c.difference, "p": c.p}
