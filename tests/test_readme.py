@@ -15,7 +15,12 @@ def test_readme_opens_with_the_two_commands():
     assert run_cmd.endswith("pip install -e . && dvc repro")
     assert test_cmd.endswith("pip install -e . && pytest")
     text = (REPO / "README.md").read_text()
-    assert text.index(run_cmd) < 400
+    first_section = text.index("\n## ")
+    assert text.index(run_cmd) < text.index(test_cmd) < first_section      # both before any section
+    head = text[:text.index(run_cmd)]                                       # what you get comes first:
+    for target in ("reports/report.html", "atlas/vit_demo/index.html", "docs/report.png", "docs/atlas/feature.png"):
+        assert f"({target})" in head, target
+        assert (REPO / target).is_file(), f"{target} is linked from the README's top but not committed"
 
 
 def test_ci_runs_the_readme_test_command():

@@ -358,8 +358,9 @@
     s += "<line class=\"axis\" x1=\"0\" x2=\"0\" y1=\"0\" y2=\"" + H + "\"></line><line class=\"axis\" x1=\"0\" " +
       "x2=\"" + iw + "\" y1=\"" + H + "\" y2=\"" + H + "\"></line>";
     var X = function (v) { return iw * (v - d.lo) / (d.hi - d.lo); };
-    var xt = [d.lo, d.hi];
-    if (d.lo < 0 && d.hi > 0 && X(0) > 40 && X(0) < iw - 40) xt.splice(1, 0, 0);
+    var xt = [d.lo, d.hi], cw = 7;   // cw: an upper bound on the width of one tick-label character, in px
+    var wlo = fmt(d.lo, 3).length * cw, whi = fmt(d.hi, 3).length * cw, wz = fmt(0, 3).length * cw / 2 + 6;
+    if (d.lo < 0 && d.hi > 0 && X(0) - wz > wlo && iw - X(0) - wz > whi) xt.splice(1, 0, 0);   // room for "0"
     xt.forEach(function (v, j) {
       s += "<line class=\"tick\" x1=\"" + X(v).toFixed(1) + "\" x2=\"" + X(v).toFixed(1) + "\" y1=\"" + H + "\" y2=\"" +
         (H + 4) + "\"></line><text x=\"" + X(v).toFixed(1) + "\" y=\"" + (H + 16) + "\" text-anchor=\"" +
