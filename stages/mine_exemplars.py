@@ -6,23 +6,17 @@ from vitviz.core.runner import main_process, run
 from vitviz.exemplars.concepts import concept_labels, load_vocabulary
 from vitviz.exemplars.locality import locality_table
 from vitviz.exemplars.logit_effects import head_classes, logit_effects
-from vitviz.exemplars.mining import activation_maps, mine
+from vitviz.exemplars.mining import activation_maps, mine, mining_sites
 from vitviz.exemplars.settings import MineConfig
 from vitviz.exemplars.store import write_exemplars
 from vitviz.pipeline.stage import model_stage
-from vitviz.activations.kinds import LATENT, is_latent
 from vitviz.activations.sites import list_sites
-from vitviz.visualization.selection import candidate_sites
 
 
 def main() -> dict | None:
     st = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars", MineConfig, saes=True)
     args, cfg, device, loaded, index = st.args, st.cfg, st.device, st.loaded, st.index
-    sites = candidate_sites(loaded, list(cfg.kinds), None)
-    every = list_sites(loaded.model)
-    latents = [s for s in every.values() if is_latent(s.kind)]            # every SAE latent too, and the neurons
-    read = [every[s.name[:-len(LATENT)]] for s in latents]                # of the site each SAE reads (compared)
-    sites += [s for s in latents + read if s.name not in {t.name for t in sites}]
+    sites = mining_sites(loaded.model, list(cfg.kinds))
     result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, device, cfg.bins,
                   cfg.sample)
     spec = loaded.spec      # the direct logit effects need the weights, which are loaded here (the atlas loads none)

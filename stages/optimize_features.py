@@ -20,9 +20,9 @@ def main() -> dict | None:
     settings, explicit = model_recipe(cfg, args.key)
     targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, explicit, index,
                              sel.split, sel.limit, sel.seed, sel.attn_layers, device=device)
-    if sel.rule != "explicit" and sae.compare:   # neurons and latents of each SAE site, matched
-        extra = comparison_targets(loaded, list(sae.sites), sae.compare, sel.rule, index, sel.split, sel.limit,
-                                   sel.seed, device)
+    if sae.compare:   # neurons and latents of each SAE site, chosen alike
+        extra = comparison_targets(loaded, list(sae.sites), sae.compare, sae.compare_rule, index, sel.split,
+                                   sel.limit, sel.seed, device)
         targets += [t for t in extra if t not in targets]
     # finished features are kept per recipe (outside data/, a cache: never an output), so a killed run resumes
     speed = st.params["speed"]

@@ -97,6 +97,13 @@ def test_flat_or_black_visualisations_fail():
     speck = np.zeros((64, 64), np.uint8)
     speck[0, 0] = 40                                                    # range 40, std 0.6: black
     assert image_failed(speck)
+    green = np.zeros((16, 16, 3), np.uint8)
+    green[..., 1] = 255                                                 # one saturated colour all over: a colour
+    assert not image_failed(green)                                      # feature's answer, kept
+    assert image_failed(np.full((16, 16, 3), (120, 124, 127), np.uint8))   # one grey all over: nothing shown
+    dim = rng.integers(0, 17, (16, 16, 3), dtype=np.uint8)              # textured, but every value <= 16: black
+    assert image_failed(dim)
+    assert not image_failed(dim * 4)                                    # the same texture up to 64: shown
 
 
 def test_js_payload_cannot_close_its_script():

@@ -68,3 +68,27 @@ def test_a_params_key_without_its_model_names_the_stage(tmp_path):
     assert r.returncode == 2
     assert "data/models/vit_demo does not exist yet; make it with `dvc repro download_models@vit_demo`" in r.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_visualize_a_latent_of_the_models_sae(tmp_path):
+    """A key of data/models gets the SAEs of data/sae/<key>: `--site <site>.sae` visualises a latent, and the
+    optimisation raises its objective."""
+    import re
+
+    from vitviz.sae import SAESettings, SparseAutoencoder, save_sae
+    kw = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2}
+    spec = ModelSpec(key="tiny", library="timm", name="vit_tiny_patch16_224", kwargs=kw, input_size=(3, 32, 32),
+                     crop_pct=1.0, num_classes=3)
+    save_model(timm.create_model(spec.name, num_classes=3, **kw), spec, tmp_path / "data" / "models" / "tiny")
+    save_sae(tmp_path / "data" / "sae" / "tiny" / "blocks.0.resid", SparseAutoencoder(32, SAESettings(expansion=2, k=4)),
+             "blocks.0.resid")
+    r = _cli("visualize", "--model", "tiny", "--data", tmp_path / "data", "--params", tmp_path / "none.yaml",
+             "--steps", "8", "--copies", "2", "--jitter", "2", "--site", "blocks.0.resid.sae", "--feature", "63",
+             "-o", tmp_path / "latent.png")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "latent.png").size == (32, 32)
+    start, final = map(float, re.search(r"feature 63: objective (\S+) -> (\S+),", r.stderr).groups())
+    assert final > start
+    r = _cli("visualize", "--model", "tiny", "--data", tmp_path / "data", "--params", tmp_path / "none.yaml",
+             "--steps", "2", "--site", "blocks.0.resid.sae", "--feature", "64", "-o", tmp_path / "x.png")
+    assert r.returncode == 2 and "64" in r.stderr and not (tmp_path / "x.png").exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from vitviz.report import escape as esc
 from vitviz.report.document import Para, Section, Table, render_html, render_markdown
@@ -18,7 +19,7 @@ def test_links_keep_only_http_https_and_relative_urls():
     for ok in ("https://example.org/a", "http://x", "../atlas/vit_demo/index.html", "#scores", "figures/a.png"):
         assert esc.safe_url(ok) == ok
     for bad in ("javascript:alert(1)", " JaVaScRiPt:alert(1)", "java\tscript:alert(1)", "data:text/html,x",
-                "vbscript:x", "//evil.example/x", "&#106;avascript:alert(1)"):
+                "vbscript:x", "//evil.example/x", "&#106;avascript:alert(1)", "/\\evil.example", "\\\\evil.example"):
         assert esc.safe_url(bad) is None, bad
 
 
@@ -49,3 +50,26 @@ def test_markdown_table_cells_are_data():
     assert esc.markdown_cell("C:\\dir") == "C:\\\\dir"                   # a backslash stays a backslash
     md = render_markdown("t", [Section("s", [Table(pd.DataFrame({"[h](javascript:x)": ["[c](javascript:y)"]}))])])
     assert "](javascript:" not in md.replace("\\](javascript:", "")
+
+
+TRICKS = ["`<img src=x onerror=alert(1)>``", "[x]( javascript:alert(1))", "[x](javascript:alert((1)))",
+          "[x](javascript:alert(1) \"t\")", "<javascript:alert(1)>", "[a][b]\n\n[b]: javascript:alert(1)",
+          "![i](javascript:alert(1))", "[ok](#scores) and [bad](javascript:x)"]
+
+
+@pytest.mark.parametrize("text", TRICKS)
+def test_markdown_text_leaves_no_tag_and_no_link_but_allowed_ones(text):
+    """In the markdown twin no '<' survives, and every unescaped '[' opens a link whose url is allowed."""
+    import re
+    out = esc.markdown_text(text)
+    assert "<" not in out
+    for m in re.finditer(r"(?<!\\)\[", out):
+        link = re.match(esc.LINK, out[m.start():])
+        assert link is not None and esc.safe_url(link.group(2)) is not None, (text, out)
+
+
+def test_markdown_text_keeps_our_markup():
+    assert esc.markdown_text("see [the atlas](../atlas/a.html), **bold** and `code`") == \
+        "see [the atlas](../atlas/a.html), **bold** and `code`"
+    assert esc.markdown_text("[ok](#scores) and [bad](javascript:x)") == "[ok](#scores) and bad"
+    assert esc.markdown_text("a [0.3, 0.7] interval") == "a \\[0.3, 0.7\\] interval"

@@ -266,3 +266,14 @@ def _model_key_fields(d: dict) -> dict:
     return {"models": d["models"], **{f"{k}.models": v["models"] for k, v in d.items()
                                       if isinstance(v, dict) and "models" in v and k != "models"}}
 
+
+
+def test_visualising_latents_needs_a_model_with_that_sae():
+    d = base()
+    d["optimize_features"]["select"]["kinds"] = ["ffn", "resid.sae"]
+    d["sae"] = {"models": [], "sites": ["blocks.3.resid"]}
+    errs = errors_of(d)
+    assert any(e.startswith("optimize_features.select.kinds[1]: 'resid.sae': no model of optimize_features.models "
+                            "has an SAE on a resid site") for e in errs), errs
+    d["sae"]["models"] = list(d["optimize_features"]["models"])
+    assert "resid.sae" in parse_params(d).optimize_features.select.kinds

@@ -104,7 +104,7 @@ def test_failed_marks_flat_and_black_images_and_unbeaten_scores(tmp_path):
     import pandas as pd
     from PIL import Image
 
-    from vitviz.report.features_section import failed_marks
+    from vitviz.report.failed import failed_marks
     rng = np.random.default_rng(0)
     images = {"black.png": np.zeros((16, 16, 3), np.uint8), "grey.png": np.full((16, 16, 3), 120, np.uint8),
               "beaten.png": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),

@@ -79,3 +79,40 @@ def test_sae_stage_trains_scores_and_splices(tiny_index, make_loaded):
     bad = cfg.model_copy(update={"train": SAESettings(expansion=1, k=32, tokens=64, batch_tokens=64)})
     with pytest.raises(ConfigError, match="k: 32 is not below the dictionary width 32"):
         train_saes(lm, tiny_index, bad, torch.device("cpu"))
+
+
+def test_scoring_statistics_of_a_latent_site_are_codes_and_pre_activations(make_loaded):
+    """image_statistics reads a latent site's sparse codes, and with `objective` its pre-activations (what
+    selectivity compares): each the mean over patch tokens of the encoder applied by hand."""
+    import numpy as np
+
+    from vitviz.models.store import normalize
+    from vitviz.scoring.statistics import image_statistics
+    lm = make_loaded()
+    sae = sae_for(128, seed=3)
+    attach_saes(lm.model, {"blocks.1.ffn": sae})
+    imgs = [np.random.default_rng(i).integers(0, 256, (32, 32, 3), dtype=np.uint8) for i in range(2)]
+    codes = image_statistics(lm, imgs, ["blocks.1.ffn.sae"], torch.device("cpu"))["blocks.1.ffn.sae"]
+    pre = image_statistics(lm, imgs, ["blocks.1.ffn.sae"], torch.device("cpu"), objective=True)["blocks.1.ffn.sae"]
+    acts = []
+    h = lm.model.blocks[1].mlp.act.register_forward_hook(lambda m, i, o: acts.append(o[:, 1:]))
+    x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        lm.model.forward_features(normalize(x, lm.spec))
+    h.remove()
+    z = (acts[0] - sae.b_dec) @ sae.W_enc.T + sae.b_enc                      # (2, tokens, 256)
+    top = z.topk(4, dim=-1)
+    sparse = torch.zeros_like(z).scatter(-1, top.indices, top.values.clamp(min=0))
+    torch.testing.assert_close(pre, z.mean(1), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(codes, sparse.mean(1), rtol=1e-4, atol=1e-5)
+    assert (pre < 0).any() and (codes >= 0).all()             # dense values against sparse non-negative codes
+
+
+def test_mining_sites_take_the_latents_there_are_and_the_neurons_they_read(make_loaded):
+    from vitviz.exemplars.mining import mining_sites
+    lm = make_loaded()
+    plain = [s.name for s in mining_sites(lm.model, ["ffn", "resid.sae"])]
+    assert plain == [f"blocks.{i}.ffn" for i in range(len(lm.model.blocks))]          # no SAE: latents skipped
+    attach_saes(lm.model, {"blocks.1.resid": sae_for(32)})
+    got = [s.name for s in mining_sites(lm.model, ["ffn", "resid.sae"])]
+    assert got == plain + ["blocks.1.resid.sae", "blocks.1.resid"]

@@ -121,3 +121,14 @@ def test_sae_sites_and_k_are_checked_against_the_architecture():
         f"sae.sites[1]: no such site in vit; have {HAVE} (close: blocks.1.resid)"]
     with pytest.raises(ConfigError, match=r"sae.sites: 'blocks.1.attn.q' cannot have an SAE"):
         parse_params({**_params(), "sae": {"models": ["vit"], "sites": ["blocks.1.attn.q"]}})
+
+
+def test_latent_kinds_and_features_pass_the_check_with_their_sae():
+    """With an SAE on blocks.1.resid (32 channels x 4 = 128 latents), the latent kind and latent features are
+    sites of the model for the check; a latent past the dictionary's width is one line."""
+    d = _params(select={"kinds": ["ffn", "resid.sae"], "attn_layers": None},
+                per_model={"vit": {"features": {"blocks.1.resid.sae": [0, 127, 128]}}})
+    d["mine_exemplars"]["kinds"] = ["ffn", "resid.sae"]
+    d["sae"] = {"models": ["vit"], "sites": ["blocks.1.resid"], "train": {"expansion": 4, "k": 8}}
+    assert check_sites(parse_params(d)).errors == [
+        "optimize_features.per_model.vit.features.blocks.1.resid.sae[2]: feature 128 is out of range; allowed 0..127"]

@@ -378,3 +378,11 @@ def test_proportion_interval_known_answer():
     iv = proportion_interval(8, 10)
     assert iv.mean == 0.8 and abs(iv.lo - (centre - half)) < 1e-9 and abs(iv.hi - (centre + half)) < 1e-9
     assert proportion_interval(0, 0).n == 0 and proportion_interval(10, 10).hi == 1.0
+
+
+def test_holm_adjustment_by_hand():
+    """Holm's step-down: sorted p times (m, m - 1, ...), made monotone, capped at 1."""
+    from vitviz.stats.permutation import holm
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.01]) == pytest.approx([0.5, 0.02])
+    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0]) and holm([]) == []

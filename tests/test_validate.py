@@ -35,10 +35,13 @@ def test_schema_model_and_site_errors_come_in_one_pass(tmp_path):
     assert ok.errors == [] and list(ok.params.models) == ["vit"]
 
 
-def test_a_bad_site_section_skips_only_the_site_check(tmp_path):
-    d = {"models": {"typo": {"source": "timm", "name": "resnet1800"}}, "optimize_features": {"steps": -3}}
+def test_a_section_with_schema_errors_leaves_the_other_sections_checked(tmp_path):
+    d = {"models": {"typo": {"source": "timm", "name": "resnet1800"}, "vit": VIT},
+         "optimize_features": {"steps": -3, "models": ["vit"]},                 # schema error: this section is out
+         "sae": {"models": ["vit"], "sites": ["blocks.9.resid"]}}                # a site the 6 blocks lack
     paths = [e.split(":")[0] for e in validate(_write(tmp_path, d)).errors]
-    assert paths[:1] == ["optimize_features.steps"] and "models.typo.name" in paths
+    assert paths[0] == "optimize_features.steps"
+    assert "models.typo.name" in paths and "sae.sites[0]" in paths
 
 
 def test_disk_cache_computes_once_per_key(tmp_path, monkeypatch):
@@ -71,17 +74,19 @@ def test_a_warm_validate_imports_no_model_library(tmp_path):
     assert warm.stdout.strip() == "[]"
 
 
-def test_cached_sites_match_the_architecture():
+def test_cached_sites_match_the_architecture(tmp_path, monkeypatch):
     import timm
     import torch
 
     from vitviz.activations.sites import list_sites
     from vitviz.models.settings import ModelEntry
     from vitviz.pipeline.site_check import architecture_sites
+    monkeypatch.setenv("VITVIZ_CACHE", str(tmp_path))                     # empty: the first call computes
     entry = ModelEntry.model_validate(VIT)
     first, second = architecture_sites(entry), architecture_sites(entry)   # computed, then read back
     model = timm.create_model(VIT["name"], **VIT["kwargs"])
     want = {s.name: (s.kind, s.layer, s.channels) for s in list_sites(model).values()}
     assert {n: (s.kind, s.layer, s.channels) for n, s in second.items()} == want == \
         {n: (s.kind, s.layer, s.channels) for n, s in first.items()}
+    assert len(list((tmp_path / "sites").iterdir())) == 1                    # computed once, then read back
     assert want["blocks.1.ffn"] == ("ffn", 1, 128) and torch.is_tensor(next(model.parameters()))

@@ -47,15 +47,22 @@ def params_model_keys(params: str | None) -> list[str]:
 
 def open_model(name: str, data: str = "data", device: str = "cpu", timeout: float = 3.0, runtime=None,
                params: str | None = None):
-    """A LoadedModel from a key of data/models (written by the download_models stage), a model folder, or a timm
-    name[.tag]; a key of the `params` file that has no folder yet is an error naming the stage that makes it."""
+    """A LoadedModel from a key of data/models (written by the download_models stage, with the SAEs of data/sae/<key>
+    attached), a model folder, or a timm name[.tag]; a key of the `params` file that has no folder yet is an error
+    naming the stage that makes it."""
     from pathlib import Path
 
     from vitviz.core.runtime import Runtime
     from vitviz.models.store import load_model
     for cand in (Path(data) / "models" / name, Path(name)):
         if (cand / "spec.json").exists():
-            return load_model(cand, device, runtime)
+            loaded = load_model(cand, device, runtime)
+            sae_dir = Path(data) / "sae" / name
+            if sae_dir.is_dir():      # the SAEs the train_sae stage wrote: their latents are sites '<site>.sae'
+                from vitviz.activations.sites import attach_saes
+                from vitviz.sae.store import load_saes
+                attach_saes(loaded.model, load_saes(sae_dir, device))
+            return loaded
     from vitviz.models.settings import ModelEntry
     from vitviz.core.errors import ModelSourceError
     from vitviz.models.fetch import fetch

@@ -11,6 +11,8 @@ KIND_LABELS = {"ffn": "FFN", "attn.in": "attn input", "attn.q": "queries", "attn
                "attn.in.sae": "SAE latents (attn input)"}
 KINDS = tuple(KIND_LABELS)
 Kind = Literal[KINDS]
+ATTENTION_KINDS = ("attn.in", "attn.q", "attn.k", "attn.v")
+PAPER_KINDS = ("ffn", *ATTENTION_KINDS)    # the kinds the paper visualises (claim I); the others are ours
 LATENT = ".sae"                 # the suffix of a latent kind and of a latent site's name
 SAE_BASES = ("ffn", "resid", "attn.in")   # the kinds an SAE can be trained on (whole, unsliced activations)
 

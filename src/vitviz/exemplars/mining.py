@@ -9,6 +9,7 @@ forward stops after the deepest of them.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -17,12 +18,15 @@ from vitviz.activations.density import Density
 from vitviz.activations.histogram import Histogram
 from vitviz.activations.maps import PatchMaps
 from vitviz.activations.sample import Sample, sample_rows
-from vitviz.activations.sites import Site
+from vitviz.activations.kinds import LATENT, is_latent
+from vitviz.activations.sites import Site, list_sites
 from vitviz.activations.stream import stream
 from vitviz.activations.topk import TopK, site_offsets
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.data.rows import spread_rows
 from vitviz.models.store import LoadedModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +57,21 @@ class MiningResult:
         vals = self.values[:, col].tolist()
         keep = [j for j, r in enumerate(rows) if r >= 0]
         return [rows[j] for j in keep], [vals[j] for j in keep]
+
+
+def mining_sites(model: torch.nn.Module, kinds: list[str]) -> list[Site]:
+    """The sites of `kinds` at every block, in execution order; a latent kind brings along the site its SAE reads,
+    whose neurons the report compares with the latents."""
+    every = list_sites(model)
+    chosen = [s for s in every.values() if s.kind in kinds]
+    missing = [k for k in kinds if is_latent(k) and not any(s.kind == k for s in chosen)]
+    if missing:
+        log.info("no SAE of the model gives %s: skipped (train one with the sae section)", ", ".join(missing))
+    for latent in [s for s in chosen if is_latent(s.kind)]:
+        read = every[latent.name[:-len(LATENT)]]
+        if read not in chosen:
+            chosen.append(read)
+    return chosen
 
 
 def mine(loaded: LoadedModel, sites: list[Site], index: DatasetIndex, split: str, k: int, stat: str = "mean",

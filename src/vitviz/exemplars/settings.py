@@ -26,7 +26,10 @@ class MineConfig(Strict):
     limit: int = Field(0, ge=0, description="images of the split to stream; 0 means all")
     k: int = Field(5, ge=1, description="exemplars kept per feature (the paper: 1, and 20 for Fig. 2 and 11)")
     stat: Literal["mean", "max"] = Field("mean", description="per-image statistic over patch tokens")
-    kinds: list[Kind] = Field(default_factory=lambda: ["ffn"])
+    kinds: list[Kind] = Field(default_factory=lambda: ["ffn", "resid.sae"],
+                              description="kinds mined at every block; a latent kind applies to the models with an SAE "
+                              "(sae.models; the others skip it) and brings the site its SAE reads along, for the "
+                              "comparison of neurons with latents")
     maps_top: int = Field(5, ge=0, description="exemplars per feature whose activation maps are stored")
     locality_fraction: float = Field(0.1, ge=0.01, le=1.0, description="top share of patches for the locality number")
     bins: int = Field(24, ge=4, le=200, description="histogram bins of each feature's statistic over the split (exact "

@@ -99,20 +99,14 @@ class Params(Strict):
                                       and entry.source != "train"):
                 errors.append((("score_features", "similarity"), f"{sc.similarity!r} is the explained model {k!r}, "
                                "which is circular; choose another model (e.g. a CNN key of `models`)"))
+        # visualising latents needs an SAE that gives them; mining takes the latent kinds there are (the
+        # default lists resid.sae) and skips the others
         latent_kinds = {f"{site.split('.', 2)[-1]}{LATENT}" for site in self.sae.sites}
-        for section, kinds, models in (("optimize_features", opt.select.kinds, opt.models),
-                                       ("mine_exemplars", self.mine_exemplars.kinds, self.mine_exemplars.models)):
-            for j, kind in enumerate(kinds):
-                if not is_latent(kind):
-                    continue
-                if kind not in latent_kinds:
-                    errors.append(((section, *(("select",) if section == "optimize_features" else ()), "kinds", j),
-                                   f"{kind!r}: no SAE is trained on a {kind[:-len(LATENT)]} site; add one to "
-                                   "sae.sites, or remove the kind"))
-                for i, k in enumerate(models):
-                    if k not in self.sae.models:
-                        errors.append(((section, "models", i), f"{k!r} has no SAE for the latent kind {kind!r}; add "
-                                       "it to sae.models, or remove the kind"))
+        for j, kind in enumerate(opt.select.kinds):
+            if is_latent(kind) and (kind not in latent_kinds or not set(opt.models) & set(self.sae.models)):
+                errors.append((("optimize_features", "select", "kinds", j),
+                               f"{kind!r}: no model of optimize_features.models has an SAE on a "
+                               f"{kind[:-len(LATENT)]} site; add one to sae.models and sae.sites, or remove the kind"))
         for k in opt.per_model:
             if k not in self.models:
                 errors.append((("optimize_features", "per_model", k), f"not a model key; have: {keys}"))

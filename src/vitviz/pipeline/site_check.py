@@ -7,7 +7,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from vitviz.activations.kinds import KINDS
+from vitviz.activations.kinds import KINDS, LATENT
 from vitviz.core.disk_cache import cached, source_hash
 from vitviz.core.errors import ConfigError, SiteError
 from vitviz.models.registry import library_key, model_error
@@ -118,10 +118,12 @@ def describe_layers(layers: list[int]) -> str:
     return ", ".join(str(a) if a == b else _range(a, b) for a, b in _runs(layers)) or "none"
 
 
-def _kind_errors(path: str, kinds: list[str], sites: dict[str, SiteShape], key: str) -> list[str]:
+def _kind_errors(path: str, kinds: list[str], sites: dict[str, SiteShape], key: str, latents: bool) -> list[str]:
+    """One line per kind the model lacks; latent kinds count only when `latents` (a model with SAEs whose kinds
+    are checked strictly), else they are skipped (mining takes the latent kinds there are)."""
     have = [k for k in KINDS if any(s.kind == k for s in sites.values())]
     return [f"{path}[{i}]: {key} has no {k} sites; it has {', '.join(have)}"
-            for i, k in enumerate(kinds) if k not in have]
+            for i, k in enumerate(kinds) if k not in have and (latents or not k.endswith(LATENT))]
 
 
 def check_sites(params: Params) -> SiteReport:
@@ -136,7 +138,7 @@ def check_sites(params: Params) -> SiteReport:
         if entry is None or model_error(entry) is not None:
             continue  # the params schema or check_models already has a line for it
         try:
-            sites = architecture_sites(entry)
+            arch = sites = architecture_sites(entry)
         except SiteError as exc:
             for section in ("optimize_features", "mine_exemplars"):
                 models = getattr(params, section).models
@@ -147,6 +149,8 @@ def check_sites(params: Params) -> SiteReport:
             msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
             report.notes.append(f"sites of {key} not checked: cannot build {entry.lib}:{entry.name} offline ({msg})")
             continue
+        if key in params.sae.models:       # the latents of its SAEs are sites too, once train_sae has run
+            sites = {**sites, **latent_shapes(params, sites)}
         over = opt.per_model.get(key)
         if over is not None and over.features:
             report.errors += feature_errors(f"optimize_features.per_model.{key}.features", over.features, sites, key)
@@ -155,7 +159,8 @@ def check_sites(params: Params) -> SiteReport:
                 report.errors += feature_errors("optimize_features.select.explicit", sel.explicit, sites, key,
                                                  f" for {key}")
             if sel.rule != "explicit":
-                report.errors += _kind_errors("optimize_features.select.kinds", list(sel.kinds), sites, key)
+                report.errors += _kind_errors("optimize_features.select.kinds", list(sel.kinds), sites, key,
+                                              key in params.sae.models)
                 attn = [k for k in sel.kinds if k != "ffn"]
                 ffn_kinds = list(sel.kinds) if sel.attn_layers is None else [k for k in sel.kinds if k == "ffn"]
                 if ffn_kinds:
@@ -164,10 +169,21 @@ def check_sites(params: Params) -> SiteReport:
                     report.errors += _layer_errors("optimize_features.select.attn_layers", sel.attn_layers, sites,
                                                    attn, key)
         if key in mine.models:
-            report.errors += _kind_errors("mine_exemplars.kinds", list(mine.kinds), sites, key)
+            report.errors += _kind_errors("mine_exemplars.kinds", list(mine.kinds), sites, key, False)
         if key in params.sae.models:
-            report.errors += sae_errors(params, sites, key)
+            report.errors += sae_errors(params, arch, key)
     return report
+
+
+def latent_shapes(params: Params, sites: dict[str, SiteShape]) -> dict[str, SiteShape]:
+    """The latent sites (`<site>.sae`) that the SAEs of `sae.sites` will add to a model with these sites."""
+    out = {}
+    for name in params.sae.sites:
+        base = sites.get(name)
+        if base is not None and not base.kind.endswith(LATENT):
+            out[f"{name}{LATENT}"] = SiteShape(f"{name}{LATENT}", f"{base.kind}{LATENT}", base.layer,
+                                               params.sae.train.width(base.channels))
+    return out
 
 
 def sae_errors(params: Params, sites: dict[str, SiteShape], key: str) -> list[str]:

@@ -15,6 +15,7 @@ from vitviz.activations.sites import Site, list_sites
 from vitviz.activations.stream import stream
 from vitviz.core.distributed import context
 from vitviz.core.errors import ConfigError
+from vitviz.core.threads import fixed_threads
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.data.rows import spread_rows
 from vitviz.evaluation.accuracy import evaluate
@@ -73,7 +74,14 @@ def training_rows(n: int, images: int, seed: int) -> list[int]:
 
 def train_saes(loaded: LoadedModel, index: DatasetIndex, cfg: SAEConfig, device: torch.device,
                eval_batch_size: int = 64) -> list[SiteSAE]:
-    """Train, score and splice an SAE for each site of `cfg` (see the module's docstring)."""
+    """Train, score and splice an SAE for each site of `cfg` (see the module's docstring), on `cfg.threads`
+    intra-op threads (the trained dictionary depends on them on a CPU)."""
+    with fixed_threads(cfg.threads):
+        return _train_saes(loaded, index, cfg, device, eval_batch_size)
+
+
+def _train_saes(loaded: LoadedModel, index: DatasetIndex, cfg: SAEConfig, device: torch.device,
+                eval_batch_size: int) -> list[SiteSAE]:
     s = cfg.train
     sites = sae_sites(loaded, list(cfg.sites))
     for i, site in enumerate(sites):

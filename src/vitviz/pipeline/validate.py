@@ -31,8 +31,8 @@ def _section(data: dict, name: str) -> Any | None:
 
 
 def validate(path: str | Path) -> Validation:
-    """Check the params file at `path`; a section with schema errors is left out of the checks that need it,
-    the others still run, so one pass shows everything."""
+    """Check the params file at `path`; a section with schema errors is left out of the checks that need it (its
+    defaults stand in), the others still run, so one pass shows everything."""
     out = Validation()
     try:
         data = read_yaml(path)
@@ -52,12 +52,12 @@ def validate(path: str | Path) -> Validation:
             except ConfigError:
                 pass
         sections["models"] = entries
+    # a section with schema errors takes its defaults here (no models), so the site checks of the others still run
     partial = Params.model_construct(**{k: v for k, v in sections.items() if v is not None})
     out.errors += check_models(partial)
-    if all(sections.get(name) is not None for name in SITE_SECTIONS):
-        report = check_sites(partial)
-        out.errors += report.errors
-        out.notes += report.notes
+    report = check_sites(partial)
+    out.errors += report.errors
+    out.notes += report.notes
     prep = sections.get("prepare_data")
     if prep is not None and prep.source == "imagenet" and prep.imagenet_root \
             and not Path(prep.imagenet_root).expanduser().is_dir():

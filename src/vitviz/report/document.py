@@ -70,11 +70,6 @@ def _fmt(v, floatfmt: str) -> str:
     return "" if v is None else str(v)
 
 
-def _md_links(s: str) -> str:
-    """Markdown links whose url the allow-list refuses become their text alone."""
-    return re.sub(esc.LINK, lambda m: m.group(0) if esc.safe_url(m.group(2)) is not None else m.group(1), s)
-
-
 def render_markdown(title: str, sections: list[Section]) -> str:
     """The report as GitHub-flavoured markdown; figures are linked relative to the report folder."""
     md = esc.markdown_text
@@ -84,12 +79,12 @@ def render_markdown(title: str, sections: list[Section]) -> str:
         out += [f"## {md(s.title)}", ""]
         for b in s.blocks:
             if isinstance(b, Para):
-                out += [_md_links(md(b.text)), ""]
+                out += [md(b.text), ""]
             elif isinstance(b, Bullets):
-                out += [f"- {_md_links(md(item))}" for item in b.items] + [""]
+                out += [f"- {md(item)}" for item in b.items] + [""]
             elif isinstance(b, Table):
                 if b.caption:
-                    out += [f"*{_md_links(md(b.caption))}*", ""]
+                    out += [f"*{md(b.caption)}*", ""]
                 cols = [esc.markdown_cell(c) for c in b.df.columns]
                 out.append("| " + " | ".join(cols) + " |")
                 out.append("|" + "|".join("---" for _ in cols) + "|")
@@ -97,7 +92,7 @@ def render_markdown(title: str, sections: list[Section]) -> str:
                     out.append("| " + " | ".join(esc.markdown_cell(_fmt(v, b.floatfmt)) for v in row) + " |")
                 out.append("")
             elif isinstance(b, Figure):
-                out += [f"![{md(b.caption)}]({b.path})", "", f"*{_md_links(md(b.caption))}*", ""]
+                out += [f"![{md(b.caption)}]({b.path})", "", f"*{md(b.caption)}*", ""]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -23,15 +23,32 @@ def safe_url(url: str) -> str | None:
     u = html.unescape(str(url)).strip()
     scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):", re.sub(r"[\x00-\x20]", "", u))
     if scheme is None:
-        return None if u.startswith("//") else u      # protocol-relative would leave the page's origin
+        # protocol-relative would leave the page's origin; browsers read a backslash as a slash there
+        return None if u.replace("\\", "/").startswith("//") else u
     return u if scheme.group(1).lower() in SAFE_SCHEMES else None
 
 
+def _md_literal(s: str) -> str:
+    """`s` with no markdown tag, autolink, link or image able to start in it: <, > as entities, [ ] escaped."""
+    return (str(s).replace("<", "&lt;").replace(">", "&gt;").replace("[", "\\[").replace("]", "\\]"))
+
+
 def markdown_text(s: str) -> str:
-    """`s` for markdown: the characters that open and close HTML tags (<, >) as entities, outside code spans."""
-    parts = re.split(r"(`[^`]*`)", str(s))
-    return "".join(p if p.startswith("`") and p.endswith("`") and len(p) > 1 else
-                   p.replace("<", "&lt;").replace(">", "&gt;") for p in parts)
+    """Our inline markup (**bold**, `code`, [text](url)) as markdown: a link stays a link only when its url is
+    allowed (`safe_url`); everywhere else <, > become entities and [ ] are escaped, so that no text from data can
+    open an HTML tag or a link (code spans too: an entity there shows as typed, which is safe)."""
+    out, last = [], 0
+    for m in re.finditer(LINK, str(s)):
+        url = safe_url(m.group(2))
+        out.append(_md_literal(s[last:m.start()]))
+        if url is None:
+            out.append(_md_literal(m.group(1)))               # a refused link keeps its text only
+        else:
+            url = url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+            out.append(f"[{_md_literal(m.group(1))}]({url})")
+        last = m.end()
+    out.append(_md_literal(str(s)[last:]))
+    return "".join(out)
 
 
 def markdown_cell(s: str) -> str:

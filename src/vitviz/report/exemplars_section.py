@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from vitviz.visualization.quality import image_failed
+from vitviz.report.failed import failed_marks, read_scores
 from vitviz.exemplars.store import read_exemplars
 from vitviz.visualization.store import read_features
 from vitviz.data.imagenet import DatasetIndex, load_rgb
@@ -56,10 +56,9 @@ def _label(r) -> str:
     return f"L{r.layer} F{r.feature}" if r.kind == "ffn" else f"L{r.layer} {r.kind} F{r.feature}"
 
 
-def _optimised(path: Path) -> tuple[str, np.ndarray]:
-    """The caption and image of a visualisation cell; a flat or black image is marked FAILED."""
-    img = np.asarray(Image.open(path).convert("RGB"))
-    return ("optimised FAILED" if image_failed(img) else "optimised", img)
+def _optimised(path: Path, failed: bool) -> tuple[str, np.ndarray]:
+    """The caption and image of a visualisation cell, marked FAILED by the failed-visualisation rule."""
+    return ("optimised FAILED" if failed else "optimised", np.asarray(Image.open(path).convert("RGB")))
 
 
 def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: Path, metrics: dict) -> Section | None:
@@ -85,6 +84,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
         if (feats_dir / "features.csv").exists():
             fdf, _ = read_features(feats_dir)
             fdf = fdf[fdf["site"].isin(set(ex.sites["site"]))]
+            fdf = failed_marks(fdf, feats_dir, read_scores(data_dir / "scores" / key))
             rows = []
             for r in fdf.itertuples():
                 top, vals = ex.top(r.site, r.feature)
@@ -96,7 +96,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                 cls = index.short_names[int(index.split(split)["label"].iloc[top[0]])]
                 label = _label(r) + _concept(ex, r.site, r.feature)
                 rows.append((label, [
-                    _optimised(feats_dir / r.image),
+                    _optimised(feats_dir / r.image, r.failed),
                     (f"exemplar: {cls}" if cls != name else "top exemplar", crop),
                     (f"map {amap.shape[0]}x{amap.shape[1]}", overlay(crop, amap), map_maximum(amap))]))
             if rows:
@@ -108,7 +108,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
             rows = []
             for r in chosen.head(params.report.exemplar_features).itertuples():
                 top, vals = ex.top(r.site, r.feature)
-                cells = [_optimised(feats_dir / r.image)]
+                cells = [_optimised(feats_dir / r.image, r.failed)]
                 cells += [(f"#{j + 1}: {v:.2f}", _crop(index, split, t, transform)) for j, (t, v) in
                           enumerate(zip(top, vals))]
                 rows.append((_label(r) + _concept(ex, r.site, r.feature), cells))

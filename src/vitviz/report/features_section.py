@@ -6,16 +6,15 @@ from typing import TYPE_CHECKING
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from PIL import Image
 
-from vitviz.activations.kinds import KIND_LABELS, KINDS
+from vitviz.activations.kinds import ATTENTION_KINDS, KIND_LABELS
 from vitviz.visualization.paper_recipe import LR_CLIP, PAPER_RECIPE as R, paper_lr_tv
 from vitviz.visualization.store import read_features
 from vitviz.report.document import Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
-from vitviz.visualization.quality import FAILED_RULE, image_failed
+from vitviz.report.failed import failed_marks, read_scores
+from vitviz.visualization.quality import FAILED_RULE
 
 if TYPE_CHECKING:
     from vitviz.pipeline.params import Params
@@ -29,18 +28,6 @@ PAPER = {"steps": R.steps, "copies": R.copies, "lr": f"{R.lr} (ViT), {LR_CLIP} (
 def _cells(df: pd.DataFrame, base: Path) -> list[tuple[str, Path]]:
     return [(f"L{r.layer} F{r.feature}" + (f" h{r.head}" if str(r.head) != "" else "")
              + (" FAILED" if r.failed else ""), base / r.image) for r in df.itertuples()]
-
-
-def failed_marks(df: pd.DataFrame, base: Path, scores: pd.DataFrame | None) -> pd.DataFrame:
-    """`df` with `flat_or_black` (the image rule, for every visualisation) and `failed` (that, or a scored feature
-    whose objective does not beat its best natural image)."""
-    flat = [image_failed(np.asarray(Image.open(base / name).convert("RGB"))) for name in df["image"]]
-    out = df.assign(flat_or_black=flat)
-    beaten = set()
-    if scores is not None and len(scores):
-        beaten = {(s, int(f)) for s, f, b in zip(scores["site"], scores["feature"], scores["beats_natural"])
-                  if not bool(b)}
-    return out.assign(failed=[fl or (s, int(f)) in beaten for fl, s, f in zip(flat, out["site"], out["feature"])])
 
 
 def features_section(params: Params, features_dir: Path, out: Path, metrics: dict) -> Section | None:
@@ -58,8 +45,7 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
     for key in keys:
         df, meta = read_features(features_dir / key)
         base = features_dir / key
-        scores_csv = features_dir.parent / "scores" / key / "scores.csv"
-        sc = pd.read_csv(scores_csv) if scores_csv.exists() else None
+        sc = read_scores(features_dir.parent / "scores" / key)
         df = failed_marks(df, base, sc)
         s = meta["settings"]
         ours = {"steps": s["steps"], "copies": s["copies"], "lr": s["lr"], "tv_weight": s["tv_weight"],
@@ -88,12 +74,12 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
             image_grid(rows, out / name)
             blocks.append(Figure(name, f"{key}: FFN features from the first block (left) to the last "
                                        "(right), as in Fig. 1 and 8; row #k holds each layer's k-th selected feature."))
-        attn = df[df["kind"] != "ffn"]
+        attn = df[df["kind"].isin(ATTENTION_KINDS)]
         if len(attn):
             layers = sorted(attn["layer"].unique())
             at = df[df["layer"].isin(layers)].sort_values(["layer"], kind="stable")
             rows = [(KIND_LABELS[kind], _cells(at[at["kind"] == kind], base))
-                    for kind in (*KINDS[1:], KINDS[0]) if (at["kind"] == kind).any()]   # attention kinds, then FFN
+                    for kind in (*ATTENTION_KINDS, "ffn") if (at["kind"] == kind).any()]   # attention, then FFN
             name = f"figures/features_{key}_attention.png"
             image_grid(rows, out / name)
             blocks.append(Figure(name, f"{key}: attention input, queries, keys and values against FFN features, "

@@ -1,5 +1,5 @@
 """Report section "Neurons or dictionary features?" (ours): each SAE's quality, and its latents against the
-neurons of the site it reads, on the same scores and the same 2-AFC queries, with intervals and tests."""
+neurons of the site it reads, on the same scores and images, with intervals and Holm-adjusted tests."""
 from __future__ import annotations
 
 import json
@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from vitviz.report.failed import failed_marks
 from vitviz.activations.kinds import LATENT
 from vitviz.exemplars.locality import top_share
 from vitviz.exemplars.store import read_exemplars
 from vitviz.report.document import add_finding, Bullets, Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
 from vitviz.scoring.aggregate import score_interval
-from vitviz.stats.permutation import unpaired_comparison
+from vitviz.stats.permutation import holm_family, unpaired_comparison
 from vitviz.stats.verdicts import comparison_sentence, interval_text
 
 if TYPE_CHECKING:
@@ -52,15 +53,23 @@ def sae_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Sec
         "trained on its activations, because single neurons tend to respond to several unrelated things. Each "
         f"SAE here reads one site: {s.expansion} x its width latents, TopK with k = {s.k} (BatchTopK as an "
         "option), an auxiliary loss that revives dead latents (AuxK), unit-norm decoder atoms; trained on the "
-        f"{params.sae.split} split streamed through the model ({s.tokens:,} tokens, no activation cache) and "
+        f"{params.sae.split} split streamed through the model (about {s.tokens:,} tokens in whole batches, no "
+        "activation cache) and "
         f"scored on {params.sae.eval_split}. Its latents are then features like any other: visualised with the "
         "same recipe (on the latent's pre-activation), mined, scored and browsed in the atlas. R² is the "
         "variance of the held-out tokens the reconstruction explains; L0 the active latents per token; dead: "
         "latents that never fire on the held-out tokens; dense: those that fire on more than 10% of them; the "
         "model's top-1 with the SAE's reconstruction spliced in at its site against the clean top-1 is the "
         "classifier's analogue of the loss recovered. Below, the latents are compared with the neurons of the "
-        f"site the SAE reads, {params.sae.compare} of each, chosen by the same rule and scored on the same "
-        "2-AFC queries; a direction is stated only when a permutation test over features gives p < 0.05.")]
+        f"site the SAE reads, {params.sae.compare} of each, chosen alike (rule `{params.sae.compare_rule}`"
+        + (": a seeded random sample of each" if params.sae.compare_rule == "random" else
+           ": the highest mean activation, which among latents picks the densest") +
+        ") and scored by the same procedure on the same images (each feature's 2-AFC queries drawn from its own "
+        "activations). Selectivity is measured on the latents' pre-activations (before TopK), as visualisation "
+        "maximises them: on the sparse codes, mostly zeros, any latent would look selective by construction. "
+        "Locality is the share of activation mass in the top patches of the feature's top exemplar. A direction "
+        "is stated only when a permutation test over features gives p < 0.05 after Holm's adjustment over the "
+        "four measures of a site (the intervals of the differences are each at 95%, not adjusted).")]
     metrics.setdefault("sae", {})
     frac = params.mine_exemplars.locality_fraction
     for key in keys:
@@ -81,19 +90,23 @@ def sae_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Sec
             for name, g in groups.items():
                 g["locality"] = feature_locality(exemplars, g["site"].iloc[0], g["feature"].astype(int).tolist(),
                                                  frac) if exemplars is not None and len(g) else []
-            rows, sentences = [], []
+            rows, tests = [], []
             for col, label in MEASURES.items():
                 ivs = {name: score_interval(g[col].to_numpy(float), col, tasks) for name, g in groups.items()}
                 rows.append({"measure": label, **{name: interval_text(ivs[name]) + (f" (n = {ivs[name].n})"
                                                   if ivs[name].enough else "") for name in groups}})
-                c = unpaired_comparison(groups["latents"][col], groups["neurons"][col], seed=params.score_features.seed)
-                sentences.append(comparison_sentence(c, f"SAE latents at {site}", f"neurons of {site}", _cap(label)))
+                tests.append(unpaired_comparison(groups["latents"][col], groups["neurons"][col],
+                                                 seed=params.score_features.seed))
+            tests = holm_family(tests)             # one family: the four measures of this site
+            sentences = [comparison_sentence(c, f"SAE latents at {site}", f"neurons of {site}", _cap(label))
+                         for c, label in zip(tests, MEASURES.values())]
+            for c, col in zip(tests, MEASURES):
                 metrics["sae"][key][site][f"{col}_latents_minus_neurons"] = {"difference": c.difference, "p": c.p}
             blocks.append(Table(pd.DataFrame(rows), f"{key}, {site}: neurons against SAE latents, mean [95% "
                                                    "interval] over the scored features."))
             blocks.append(Bullets(sentences))
             add_finding(metrics, "Neurons or dictionary features? (ours)", f"{key}, {site}: {sentences[0]}")
-            grid = _grid(data_dir / "features" / key, site)
+            grid = _grid(data_dir / "features" / key, site, scores)
             if grid:
                 name = f"figures/sae_{key}_{site.replace('.', '_')}.png"
                 image_grid(grid, out / name)
@@ -106,8 +119,8 @@ def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def _grid(features_dir: Path, site: str) -> list:
-    """Rows (label, cells) of the visualisations of a site's neurons and of its SAE's latents."""
+def _grid(features_dir: Path, site: str, scores: pd.DataFrame | None) -> list:
+    """Rows (label, cells) of the visualisations of a site's neurons and of its SAE's latents, failed ones marked."""
     csv = features_dir / "features.csv"
     if not csv.exists():
         return []
@@ -116,5 +129,7 @@ def _grid(features_dir: Path, site: str) -> list:
     for label, name in (("neurons", site), ("SAE latents", f"{site}{LATENT}")):
         g = df[df["site"] == name]
         if len(g):
-            rows.append((label, [(f"F{int(r.feature)}", features_dir / r.image) for r in g.itertuples()]))
+            g = failed_marks(g, features_dir, scores)
+            rows.append((label, [(f"F{int(r.feature)}" + (" FAILED" if r.failed else ""), features_dir / r.image)
+                                 for r in g.itertuples()]))
     return rows if len(rows) == 2 else []

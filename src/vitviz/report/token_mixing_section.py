@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from vitviz.stats.curves import MIN_CURVES
 from vitviz.report.paper_numbers import CLS_SWEEP, CLS_SWEEP_APPROX, TABLE1, TABLE1_NOTE
 from vitviz.report.document import add_finding, percent_interval, Figure, Para, Section, Table
 from vitviz.report.figures import save
@@ -182,7 +183,9 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
                     "skipped."))
                 blocks.append(Figure(f"figures/appendix_f_{k}.png", "Fig. 63/64: active-patch count and sum after "
                                      "blacking out a fraction of the active patches, mean over the block's features "
-                                     "that are not flat, with a 95% bootstrap band over features (dotted: "
+                                     "that are not flat, with a pointwise 95% percentile bootstrap band over "
+                                     f"features, drawn from {MIN_CURVES} features on (a guide to the spread: unlike the "
+                                     "intervals of the table, its coverage at these sizes was not measured; dotted: "
                                      "proportional loss, y = 1 - x)."))
                 blocks.append(Table(_appendix_f_table(meta["layers"]), "Appendix F per block: features that entered "
                                     "the figure (not flat), flat ones and skipped feature/exemplar pairs; the mean "

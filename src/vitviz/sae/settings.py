@@ -93,13 +93,19 @@ class SAEConfig(Strict):
     eval_split: Split = Field("val", description="held-out tokens for R^2, L0, dead and dense fractions, and the "
                               "model's top-1 with the reconstruction spliced in")
     eval_limit: int = Field(0, ge=0, description="images of eval_split; 0: all")
-    compare: int = Field(4, ge=0, description="per SAE site: this many of the site's own channels and of its latents "
-                         "are visualised (chosen by optimize_features.select.rule) and scored, for the comparison "
-                         "of neurons with dictionary features")
+    compare: int = Field(6, ge=0, description="per SAE site: this many of the site's own channels and of its latents "
+                         "are visualised and scored, for the comparison of neurons with dictionary features")
+    compare_rule: Literal["random", "top_mean"] = Field(
+        "random", description="how those are chosen, alike for both: random (a seeded sample of each, so that the "
+        "comparison speaks for the whole site) or top_mean (the highest mean activation, as the paper picks its "
+        "neurons; among latents these are the densest)")
     train: SAESettings = Field(default_factory=lambda: SAESettings(
         expansion=4, k=16, dead_tokens=50_000, lr=1e-3, warmup_steps=10, tokens=256_000),
         description="the SAE and its training (the library's SAESettings)")
     device: str = Field("auto", description="auto, cpu or cuda[:i]")
+    threads: int = Field(1, ge=1, le=256, description="intra-op threads of the SAE training, fixed so that the "
+                         "trained dictionary is the same on every machine of one instruction set (its float sums "
+                         "depend on the thread count); 1 measured byte-identical whatever the core count")
 
     @field_validator("sites")
     @classmethod

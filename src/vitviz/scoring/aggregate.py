@@ -12,11 +12,14 @@ MEANS = ("activation_ratio", "selectivity", "seed_margin")
 SCORES = ACCURACIES + MEANS
 
 
+BOUNDS = {"selectivity": (-1.0, 1.0), "locality": (0.0, 1.0)}   # scores with a bounded range: intervals kept inside
+
+
 def score_interval(values, column: str, tasks: int) -> Interval:
     """The interval of one score over features (NaN dropped)."""
     if column in ACCURACIES:
         return accuracy_interval(values, tasks)
-    return mean_interval(values, bounds=(-1.0, 1.0) if column == "selectivity" else (-float("inf"), float("inf")))
+    return mean_interval(values, bounds=BOUNDS.get(column, (-float("inf"), float("inf"))))
 
 
 def aggregate(scores: pd.DataFrame, tasks: int) -> pd.DataFrame:

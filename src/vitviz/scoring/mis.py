@@ -16,10 +16,10 @@ most activating are E+ and the least activating of the draw is q+. Likewise from
 least activating are E-, the most activating of the draw is q-.
 
 What we could not confirm: the authors' own code (brendel-group) was not reachable from here. The formula
-above, the query being the weakest of the K + 1 draw, and alpha = 0.16 (the value of that re-implementation,
-fitted by the authors to human data for DreamSim similarities) come from a third-party re-implementation;
-the paper's K = 9, N = 20 are its defaults. Our similarity model is not DreamSim, so no fitted alpha applies
-to it: the default is the hard share correct, and alpha is a param.
+above and the query being the weakest of the K + 1 draw come from a third-party re-implementation
+(klindtlab/MachInterp), whose README uses N = 100 tasks and the 0.25 quantile. We found no source for a
+calibrated alpha that would hold for our similarity models, so the default is the hard share correct and alpha
+is a param; K, N and the quantile are params, with their defaults and sources in scoring/settings.py.
 """
 from __future__ import annotations
 

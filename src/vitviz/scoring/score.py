@@ -97,6 +97,9 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
     vis = [images[r.image] for r in scored.itertuples()]
     site_names = list(dict.fromkeys(scored["site"]))
     on_vis = image_statistics(loaded, vis, site_names, device)
+    # selectivity compares the target with every channel of its site: for SAE latents on their pre-activations, as
+    # for neurons on dense values (on TopK codes, mostly zeros, a latent would look selective by construction)
+    dense_vis = image_statistics(loaded, vis, site_names, device, objective=True)
     on_min = image_statistics(loaded, [m[0].image for m in min_of], site_names, device)
     all_names = list(features["image"])
     all_emb = dict(zip(all_names, sim.embed_images([images[n] for n in all_names], device)))
@@ -111,7 +114,7 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
         best = int(torch.argmax(col))
         obj_vis = float(on_vis[r.site][i, f])
         ratio, beats = activation_ratio(obj_vis, float(col[best]))
-        z, rank = selectivity(on_vis[r.site][i], f)
+        z, rank = selectivity(dense_vis[r.site][i], f)
         gen = torch.Generator().manual_seed(feature_seed(cfg.seed, key, r.site, f))
         t = sample_tasks(col, cfg.tasks, k, cfg.quantile, gen)
         qp, qm = emb[t.pos_query], emb[t.neg_query]
@@ -136,7 +139,7 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
                     "objective_min": float(on_min[r.site][i, f]), "objective_natural_top1": float(col[best]),
                     "natural_top1_row": common[best], "activation_ratio": ratio, "beats_natural": beats,
                     "flat_or_black": flat[i], "failed": flat[i] or not beats,
-                    "selectivity_z": z, "selectivity": float(normalized_z(on_vis[r.site][i].numpy(), f)),
+                    "selectivity_z": z, "selectivity": float(normalized_z(dense_vis[r.site][i].numpy(), f)),
                     "selectivity_rank": rank, "channels": int(on_vis[r.site].shape[1]),
                     "mis_visualization": visual, "mis_natural": natural,
                     "seed_similarity": same, "other_similarity": other, "seed_margin": same - other})

@@ -21,9 +21,10 @@ def split_statistics(loaded: LoadedModel, targets: list[tuple[str, int]], index:
 
 
 @torch.no_grad()
-def image_statistics(loaded: LoadedModel, images: list[np.ndarray], site_names: list[str], device: torch.device
-                     ) -> dict[str, torch.Tensor]:
-    """Per site, (B, C): every channel's mean over patch tokens on uint8 images at the model's input size."""
+def image_statistics(loaded: LoadedModel, images: list[np.ndarray], site_names: list[str], device: torch.device,
+                     objective: bool = False) -> dict[str, torch.Tensor]:
+    """Per site, (B, C): every channel's mean over patch tokens on uint8 images at the model's input size; with
+    `objective`, of what visualisation maximises (an SAE latent's pre-activation instead of its sparse code)."""
     model = loaded.prepare(device)
     sites = list_sites(model)
     used = [sites[s] for s in dict.fromkeys(site_names)]
@@ -31,5 +32,5 @@ def image_statistics(loaded: LoadedModel, images: list[np.ndarray], site_names: 
     deepest = max(used, key=lambda s: s.layer).block
     with Recorder(model, [s.module for s in used], stop_after=deepest) as rec, loaded.autocast(device):
         out = rec.run(image_forward(model), normalize(x, loaded.spec))
-        return {s.name: image_statistic(s.patch_tokens(out[s.module], len(images)).float(), "mean").cpu()
+        return {s.name: image_statistic(s.patch_tokens(out[s.module], len(images), objective).float(), "mean").cpu()
                 for s in used}

@@ -21,6 +21,7 @@ can give at these n: 2 / 2^n paired (n >= 6 is needed for p < 0.05), 1 / C (2 / 
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -51,6 +52,29 @@ class Comparison:
     min_p: float
     level: float
     enough: bool
+    p_raw: float | None = None      # the test's own p when `p` is adjusted for a family of tests
+    family: int = 1                 # the number of tests `p` is adjusted over (Holm), 1: unadjusted
+
+
+def holm(ps: list[float]) -> list[float]:
+    """Holm's step-down adjustment of p-values for a family of tests (controls the family-wise error rate)."""
+    order = sorted(range(len(ps)), key=lambda i: ps[i])
+    out, running = [0.0] * len(ps), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(ps) - rank) * ps[i]))
+        out[i] = running
+    return out
+
+
+def holm_family(comparisons: list[Comparison]) -> list[Comparison]:
+    """The comparisons with their p-values Holm-adjusted over those that could be tested (the others unchanged)."""
+    tested = [i for i, c in enumerate(comparisons) if c.enough and c.p == c.p]
+    adjusted = holm([comparisons[i].p for i in tested])
+    out = list(comparisons)
+    for i, p in zip(tested, adjusted):
+        out[i] = dataclasses.replace(comparisons[i], p=p, p_raw=comparisons[i].p, family=len(tested),
+                                     min_p=min(1.0, comparisons[i].min_p * len(tested)))
+    return out
 
 
 def _p_value(null: np.ndarray, observed: float, exact: bool) -> float:

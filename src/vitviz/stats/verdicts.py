@@ -25,11 +25,14 @@ def p_text(c: Comparison) -> str:
     else:
         how = (f"exact permutation test over {c.permutations:,} splits" if c.exact else
                f"permutation test with {c.permutations:,} random splits")
-    shown = _p(c.p)
+    raw = c.p if c.p_raw is None else c.p_raw
+    shown = _p(raw)
     shown = shown if shown.startswith("<") else f"= {shown}"
-    if c.exact:
-        return f"{how}, p = {round(c.p * c.permutations)}/{c.permutations} {shown}"
-    return f"{how}, p {shown}"
+    text = f"{how}, p = {round(raw * c.permutations)}/{c.permutations} {shown}" if c.exact else f"{how}, p {shown}"
+    if c.family > 1:
+        adj = _p(c.p)
+        text += f", Holm-adjusted over {c.family} tests p {adj if adj.startswith('<') else '= ' + adj}"
+    return text
 
 
 def _p(p: float) -> str:

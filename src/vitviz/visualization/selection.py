@@ -46,8 +46,8 @@ def comparison_targets(loaded: LoadedModel, sae_sites: list[str], per_site: int,
     sites = list_sites(loaded.model)
     out: list[Target] = []
     for name in sae_sites:
-        base, latent = sites[name], sites.get(f"{name}{LATENT}")
-        if latent is None:
+        base, latent = sites.get(name), sites.get(f"{name}{LATENT}")
+        if base is None or latent is None:    # a model without this SAE: nothing to compare
             continue
         out += select_targets(loaded, rule, [base.kind, latent.kind], [base.layer], per_site, index=index,
                               split=split, limit=limit, seed=seed, device=device)
