@@ -18,6 +18,8 @@ from typing import Iterator
 
 import torch
 
+from vitviz.core.atomic import pid_alive
+
 log = logging.getLogger(__name__)
 
 REGISTRY_ENV = "VITVIZ_WORKERS_DIR"
@@ -39,22 +41,12 @@ def cores() -> int:
     return max(1, min(n, int(cap))) if cap.isdigit() and int(cap) > 0 else n
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def live_workers(folder: Path | None = None) -> int:
     """The registered vitviz processes that are still running (at least 1: this one); stale entries are removed."""
     folder = folder or registry()
     n = 0
     for f in folder.glob("*") if folder.is_dir() else []:
-        if f.name.isdigit() and _alive(int(f.name)):
+        if f.name.isdigit() and pid_alive(int(f.name)):
             n += 1
         else:
             with contextlib.suppress(OSError):
