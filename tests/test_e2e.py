@@ -230,6 +230,29 @@ def test_a_param_change_reruns_only_its_stages(smoke_repo):
         shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
 
 
+def test_an_sae_param_reruns_only_the_sae_and_what_reads_it(smoke_repo):
+    """Changing the SAE's training re-runs train_sae and the stages downstream of data/sae (visualising, mining,
+    scoring latents; the atlas, Appendix F and the report that read them), never the data, the models or the
+    evaluations, which do not read an SAE."""
+    dst, env, _ = smoke_repo
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["sae"]["train"]["lr"] = 0.002
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        assert sorted(set(changed_stages(sh(["dvc", "status"], dst, env))) - {"check_params"}) == \
+            ["train_sae@vit_demo"]
+    finally:
+        shutil.copy2(REPO / "configs" / "smoke.yaml", dst / "params.yaml")
+    # new weights re-run what lies downstream of train_sae in DVC's graph, and nothing else
+    edges = re.findall(r'"([^"]+)" -> "([^"]+)"', sh(["dvc", "dag", "--dot"], dst, env))
+    downstream, frontier = set(), {"train_sae@vit_demo"}
+    while frontier:
+        frontier = {b for a, b in edges if a in frontier} - downstream
+        downstream |= frontier
+    assert downstream == {"optimize_features@vit_demo", "mine_exemplars@vit_demo", "score_features@vit_demo",
+                          "appendix_f@vit_demo", "atlas@vit_demo", "report"}
+
+
 @pytest.fixture(scope="module")
 def lp8(smoke_repo, tmp_path_factory):
     """An experiment `lp8` (lowpass_eval.limit=8) run beside the committed workspace (--temp leaves it as it is),

@@ -51,8 +51,10 @@ def sae_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Sec
     blocks = [Para(
         "Our extension. Since 2023 a model is often explained through the latents of a sparse autoencoder (SAE) "
         "trained on its activations, because single neurons tend to respond to several unrelated things. Each "
-        f"SAE here reads one site: {s.expansion} x its width latents, TopK with k = {s.k} (BatchTopK as an "
-        "option), an auxiliary loss that revives dead latents (AuxK), unit-norm decoder atoms; trained on the "
+        f"SAE here reads one site: {s.expansion} x its width latents, "
+        + (f"TopK with k = {s.k} per token" if s.sparsity == "topk" else
+           f"BatchTopK with k = {s.k} per token on average")
+        + ", an auxiliary loss that revives dead latents (AuxK), unit-norm decoder atoms; trained on the "
         f"{params.sae.split} split streamed through the model (about {s.tokens:,} tokens in whole batches, no "
         "activation cache) and "
         f"scored on {params.sae.eval_split}. Its latents are then features like any other: visualised with the "
