@@ -120,3 +120,59 @@ def test_failed_marks_flat_and_black_images_and_unbeaten_scores(tmp_path):
     assert out["flat_or_black"].tolist() == [True, True, False, False, True]
     assert out["failed"].tolist() == [True, True, True, False, True]
     assert failed_marks(df, tmp_path, None)["failed"].tolist() == [True, True, False, False, True]
+
+
+def test_fig16_ticks_sit_at_the_cutoffs_used_and_do_not_collide(tmp_path, monkeypatch):
+    """The low-pass plot's log axis is labelled at exactly the cutoffs that were evaluated (no minor ticks, no
+    labels in between), and no two tick labels overlap, with the default's eight cutoffs down to 1.6."""
+    import vitviz.report.robustness_section as rs
+    seen = {}
+
+    def spy(fig, path, dpi=100):
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        seen["texts"] = [t.get_text() for t in labels]
+        seen["boxes"] = [t.get_window_extent(r) for t in labels]
+        seen["minor"] = [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+
+    monkeypatch.setattr(rs, "save", spy)
+    cutoffs = [32, 24, 16, 11.2, 8, 4.8, 3.2, 1.6]
+    curve = [{"cutoff": c, "top1": 90 - i * 10} for i, c in enumerate(cutoffs)]
+    rs._lowpass_plot({"vit_demo": {"kind": "vit", "curve": curve, "chance_top1": 10.0,
+                                   "unit": "cycles_per_image"}}, tmp_path / "lp.png")
+    assert seen["texts"] == ["1.6", "3.2", "4.8", "8", "11.2", "16", "24", "32"] and not seen["minor"]
+    boxes = seen["boxes"]
+    for i in range(len(boxes) - 1):
+        assert boxes[i].x1 < boxes[i + 1].x0 + 1e-6 or not boxes[i].overlaps(boxes[i + 1]), \
+            (seen["texts"][i], seen["texts"][i + 1])
+
+
+def test_summary_of_findings_leads_the_committed_report_with_linked_numbers():
+    """The committed default report opens with its summary; each line links to a section of the page, and the
+    models' lines carry the top-1 of reports/metrics.json with its 95% Wilson interval, computed here by hand."""
+    import json
+    import math
+    import re
+    from pathlib import Path
+    reports = Path(__file__).resolve().parents[1] / "reports"
+    md = (reports / "report.md").read_text()
+    heads = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert heads[0] == "Summary of findings"
+    summary = md.split("## Summary of findings", 1)[1].split("\n## ", 1)[0]
+    lines = [ln for ln in summary.splitlines() if ln.startswith("- ")]
+    assert len(lines) >= 4
+    html = (reports / "report.html").read_text()
+    ids = set(re.findall(r"id='([^']+)'", html))
+    for ln in lines:
+        anchor = re.match(r"- \[[^\]]+\]\(#([^)]+)\)", ln).group(1)
+        assert anchor in ids, anchor
+    metrics = json.loads((reports / "metrics.json").read_text())
+    for key, m in metrics["models"].items():
+        (ln,) = [ln for ln in lines if f"): {key} (" in ln and "classifies" in ln]
+        n = int(re.search(r"of (\d+) \w+ images", ln).group(1))
+        p, z = round(m["top1"] / 100 * n) / n, 1.959963984540054
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        assert f"{m['top1']:.1f}% \\[{100 * (centre - half):.1f}, {100 * (centre + half):.1f}\\]" in ln, ln
