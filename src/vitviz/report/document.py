@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,7 +127,7 @@ def render_html(title: str, sections: list[Section], report_dir: str | Path) -> 
                 out.append("</table>")
             elif isinstance(b, Figure):
                 data = base64.b64encode((report_dir / b.path).read_bytes()).decode()
-                mime = "image/svg+xml" if b.path.endswith(".svg") else "image/png"
+                mime = mimetypes.guess_type(b.path)[0] or "image/png"
                 out.append(f"<figure><img src='data:{mime};base64,{data}' alt='{esc.attr(b.caption)}'>"
                            f"<figcaption>{esc.inline_html(b.caption)}</figcaption></figure>")
     out.append("</body></html>")

@@ -100,7 +100,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                     (f"exemplar: {cls}" if cls != name else "top exemplar", crop),
                     (f"map {amap.shape[0]}x{amap.shape[1]}", overlay(crop, amap), map_maximum(amap))]))
             if rows:
-                name = f"figures/exemplars_{key}_panels.png"
+                name = f"figures/exemplars_{key}_panels.jpg"
                 image_grid(rows, out / name)
                 blocks.append(Figure(name, f"{key}: each visualised feature beside its top {split} exemplar and "
                                            "the feature's activation map on it (as Fig. 3, 6 and 9)."))
@@ -113,7 +113,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
                           enumerate(zip(top, vals))]
                 rows.append((_label(r) + _concept(ex, r.site, r.feature), cells))
             if rows:
-                name = f"figures/exemplars_{key}_topk.png"
+                name = f"figures/exemplars_{key}_topk.jpg"
                 image_grid(rows, out / name)
                 blocks.append(Figure(name, f"{key}: optimised images beside their top-{ex.meta['k']} exemplars "
                                            "with their statistic (as Fig. 2 and 11)."))

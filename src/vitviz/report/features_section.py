@@ -70,7 +70,7 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
         if len(ffn):
             ranked = ffn.assign(rank=ffn.groupby("layer").cumcount())
             rows = [(f"#{r + 1}", _cells(g.sort_values("layer"), base)) for r, g in ranked.groupby("rank")]
-            name = f"figures/features_{key}_progression.png"
+            name = f"figures/features_{key}_progression.jpg"
             image_grid(rows, out / name)
             blocks.append(Figure(name, f"{key}: FFN features from the first block (left) to the last "
                                        "(right), as in Fig. 1 and 8; row #k holds each layer's k-th selected feature."))
@@ -80,7 +80,7 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
             at = df[df["layer"].isin(layers)].sort_values(["layer"], kind="stable")
             rows = [(KIND_LABELS[kind], _cells(at[at["kind"] == kind], base))
                     for kind in (*ATTENTION_KINDS, "ffn") if (at["kind"] == kind).any()]   # attention, then FFN
-            name = f"figures/features_{key}_attention.png"
+            name = f"figures/features_{key}_attention.jpg"
             image_grid(rows, out / name)
             blocks.append(Figure(name, f"{key}: attention input, queries, keys and values against FFN features, "
                                        f"in layers {', '.join(map(str, layers))} (as Fig. 4 and 12): one row per kind, layers left to right; "

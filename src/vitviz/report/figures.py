@@ -14,10 +14,14 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from vitviz.data.imagenet import DatasetIndex, try_load_rgb  # noqa: E402
 
 
+JPEG_QUALITY = 90     # grids of images are photographs: JPEG keeps the self-contained report a few MB, not tens
+
+
 def save(fig, path: Path, dpi: int = 100) -> None:
-    """Save and close a figure."""
+    """Save and close a figure, as PNG or (for a .jpg path) JPEG."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight", pil_kwargs={"quality": JPEG_QUALITY} if jpeg else None)
     plt.close(fig)
 
 

@@ -66,8 +66,8 @@ def _example(params: Params, index: DatasetIndex, data_dir: Path, out: Path) -> 
         ax.set_title({"full": "image", "foreground": "foreground only", "background": "background only"}[v],
                      fontsize=8)
         ax.axis("off")
-    save(fig, out / "figures" / "masking_example.png")
-    return "figures/masking_example.png"
+    save(fig, out / "figures" / "masking_example.jpg")
+    return "figures/masking_example.jpg"
 
 
 def _lowpass_plot(results: dict[str, dict], path: Path) -> None:

@@ -110,7 +110,7 @@ def sae_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Sec
             add_finding(metrics, "Neurons or dictionary features? (ours)", f"{key}, {site}: {sentences[0]}")
             grid = _grid(data_dir / "features" / key, site, scores)
             if grid:
-                name = f"figures/sae_{key}_{site.replace('.', '_')}.png"
+                name = f"figures/sae_{key}_{site.replace('.', '_')}.jpg"
                 image_grid(grid, out / name)
                 blocks.append(Figure(name, f"{key}: visualisations of the neurons of {site} (top row) and of its "
                                            "SAE's latents (bottom row), chosen by the same rule, same recipe."))

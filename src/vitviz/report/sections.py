@@ -41,7 +41,7 @@ def dataset_section(index: DatasetIndex, dataset_dir: Path, params: Params, out:
         counts[split] = df.groupby("label").size().reindex(counts["label"], fill_value=0).values
     splits = pd.DataFrame([{"split": s, **v} for s, v in meta["splits"].items()])
     shown = "val" if "val" in index.splits else "train"
-    sample_grid(index, shown, params.report.samples_per_class, out / "figures" / "dataset_samples.png")
+    sample_grid(index, shown, params.report.samples_per_class, out / "figures" / "dataset_samples.jpg")
     metrics["dataset"] = {"classes": meta["classes"], **{f"{s}_images": v["images"] for s, v in meta["splits"].items()}}
     root = meta["root"] if Path(meta["root"]).is_absolute() else f"{dataset_dir.as_posix()}/{meta['root']}"
     blocks = [Para(f"Source: **{meta.get('source', 'imagenet')}**, {meta['classes']} classes, root `{root}`.")]
@@ -55,7 +55,7 @@ def dataset_section(index: DatasetIndex, dataset_dir: Path, params: Params, out:
             "named .JPEG, as in real ImageNet."))
     blocks += [Table(splits, "Images per split; 'annotated' have a box XML, 'with_true_box' a box of their class."),
                Table(counts, "Classes and images per class."),
-               Figure("figures/dataset_samples.png", f"Samples of the {shown} split, one row per class, "
+               Figure("figures/dataset_samples.jpg", f"Samples of the {shown} split, one row per class, "
                       "with the true-class boxes (green); objects of other classes have no box here.")]
     return Section("Dataset", blocks)
 
