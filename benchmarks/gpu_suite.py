@@ -64,9 +64,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------------------
-# Library internals and benchmark helpers: the ONE block to fix when modules move. Each name is looked up in the
-# listed modules in order (new layout first); a name that is nowhere becomes a stub that raises ImportError when
-# used, so only the sections that need it fail (and say why), never the whole run.
+# Library internals and benchmark helpers: the ONE block to fix when modules move. A name that cannot be imported
+# (a module or wheel missing on the GPU machine) becomes a stub that raises ImportError when used, so only the
+# sections that need it fail (and say why), never the whole run.
 IMPORT_ERRORS: dict[str, str] = {}
 
 
@@ -103,12 +103,11 @@ evaluate = _pick("evaluate", "vitviz")
 # internals
 Runtime = _pick("Runtime", "vitviz.core.runtime")
 setup_logging = _pick("setup_logging", "vitviz.core.runner")
-AugmentConfig = _pick("AugmentConfig", "vitviz.visualization.augment")   # gone after the refactor: see below
-image_forward = _pick("image_forward", "vitviz.activations.hooks", "vitviz.models.hooks")
-Recorder = _pick("Recorder", "vitviz.activations.hooks", "vitviz.models.hooks")
-batches = _pick("batches", "vitviz.activations.loader", "vitviz.data.loader")
-decode_images = _pick("decode_images", "vitviz.activations.device_decode", "vitviz.data.device_decode")
-read_encoded = _pick("read_encoded", "vitviz.activations.device_decode", "vitviz.data.device_decode")
+image_forward = _pick("image_forward", "vitviz.activations.hooks")
+Recorder = _pick("Recorder", "vitviz.activations.hooks")
+batches = _pick("batches", "vitviz.activations.loader")
+decode_images = _pick("decode_images", "vitviz.activations.device_decode")
+read_encoded = _pick("read_encoded", "vitviz.activations.device_decode")
 load_rgb = _pick("load_rgb", "vitviz.data.imagenet")
 read_index = _pick("read_index", "vitviz.data.imagenet")
 synthetic_wnid = _pick("wnid", "vitviz.data.synthetic")
@@ -121,25 +120,11 @@ vis_seconds = _pick("vis_seconds", "bench_visualize_step")      # visualisation 
 plain_seconds = _pick("plain_seconds", "bench_visualize_step")  # plain truncated forward+backward
 mining_measure = _pick("measure", "bench_mining")               # (plain, mined) seconds on device tensors
 fastpath_compare = _pick("compare", "bench_fastpaths")          # (name, img/s off, img/s on) of evaluate()
-if "AugmentConfig" in IMPORT_ERRORS:                            # flat VisSettings (copies, jitter) after the refactor
-    IMPORT_ERRORS.pop("AugmentConfig")
-
-
-def vis_settings(**kw) -> Any:
-    """VisSettings in either layout: copies and jitter inside an AugmentConfig (before the refactor) or as fields of
-    VisSettings itself (after it)."""
-    aug = {k: kw.pop(k) for k in ("copies", "jitter") if k in kw}
-    if isinstance(AugmentConfig, _Missing):
-        return VisSettings(**kw, **aug)
-    return VisSettings(**kw, augment=AugmentConfig(**aug))
 
 
 def vis_defaults() -> dict:
     """The recipe VisSettings holds by default (what the benchmark helpers run, apart from what they set)."""
-    v = VisSettings()
-    d = v.model_dump() if hasattr(v, "model_dump") else dataclasses.asdict(v)
-    d.update(d.pop("augment", None) or {})
-    return {k: val for k, val in d.items() if k != "tv_features"}
+    return VisSettings().model_dump(exclude={"tv_features"})
 
 # ---------------------------------------------------------------------------------------------------------------
 # THE TABLE: every budget (seconds of wall time) and size, as (H200 run, --tiny run on a CPU).
@@ -1192,8 +1177,8 @@ def s4_correctness(suite: Suite, g: Guard) -> dict:
         lm = suite.prepared(base, precision="bf16")
         b = min(depth - 1, 10)
         targets = [Target(f"blocks.{b}.ffn", i) for i in range(c["sync_features"])]
-        cfg = vis_settings(steps=c["sync_steps"], batch_features=c["sync_features"], copies=8)
-        visualize(lm, targets, vis_settings(steps=1, batch_features=c["sync_features"], copies=8), device=dev)
+        cfg = VisSettings(steps=c["sync_steps"], batch_features=c["sync_features"], copies=8)
+        visualize(lm, targets, VisSettings(steps=1, batch_features=c["sync_features"], copies=8), device=dev)
         sync(dev)
         pre = 2 if cfg.reduce == "sum" else 1          # clean forwards before the loop (start objective)
         probe = SyncProbe(lm.model.patch_embed if hasattr(lm.model, "patch_embed") else lm.model, pre,
@@ -1251,7 +1236,7 @@ def s4_correctness(suite: Suite, g: Guard) -> dict:
 
     def tol_visualize() -> dict:
         targets = [Target(f"blocks.{b}.ffn", 7 + 11 * i) for b in c["vis_blocks"] for i in range(c["vis_features"])]
-        cfg = vis_settings(steps=c["vis_steps"], batch_features=c["vis_features"], copies=c["vis_copies"],
+        cfg = VisSettings(steps=c["vis_steps"], batch_features=c["vis_features"], copies=c["vis_copies"],
                            jitter=c["vis_jitter"])
         va = visualize(suite.prepared(base, precision="fp32"), targets, cfg, device=dev)
         vb = visualize(suite.prepared(base, precision="bf16"), targets, cfg, device=dev)

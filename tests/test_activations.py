@@ -19,15 +19,7 @@ from vitviz.core.distributed import Context
 
 def hand_statistics(lm, index, layer: int) -> torch.Tensor:
     """(images, channels): the mean over patch tokens of block `layer`'s FFN activation, by a hook written here."""
-    got = []
-    h = lm.model.blocks[layer].mlp.act.register_forward_hook(lambda m, i, o: got.append(o[:, 1:].mean(1)))
-    try:
-        with torch.no_grad():
-            for chunk in torch.stack(pil_inputs(lm, index)).split(4):     # the pass's batches of 4, in row order
-                lm.model.forward_features(chunk)
-    finally:
-        h.remove()
-    return torch.cat(got)
+    return hand_tokens(lm, index, layer).mean(1)
 
 
 def test_one_pass_feeds_every_accumulator_the_same_images(tiny_loaded, tiny_index):
@@ -61,7 +53,7 @@ def hand_tokens(lm, index, layer: int) -> torch.Tensor:
     h = lm.model.blocks[layer].mlp.act.register_forward_hook(lambda m, i, o: got.append(o[:, 1:]))
     try:
         with torch.no_grad():
-            for chunk in torch.stack(pil_inputs(lm, index)).split(4):
+            for chunk in torch.stack(pil_inputs(lm, index)).split(4):     # the pass's batches of 4, in row order
                 lm.model.forward_features(chunk)
     finally:
         h.remove()
