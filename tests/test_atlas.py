@@ -404,3 +404,22 @@ def test_atlas_labels_classes_by_their_first_synonym_and_keeps_all_for_search(ti
     named = DatasetIndex(site, pd.DataFrame({"wnid": ["n01440764", "n01443537"],
                                              "name": ["tench, Tinca tinca", "goldfish"]}), {})
     assert named.short_names == ["tench", "goldfish"]
+
+
+def test_never_active_comes_from_the_counts_not_the_rounded_share():
+    """A feature active on 1 image of 50,000 rounds to a density of 0.0 but has fired: only the one with no active
+    image at all is 'never active', on its card and in search."""
+    from types import SimpleNamespace
+
+    from vitviz.atlas.feature_data import search_entries, site_cards
+    density = {"images": torch.tensor([0, 1, 30000]), "patches": torch.tensor([0, 3, 90000]),
+               "totals": torch.tensor([50000, 50000 * 196])}
+    ex = SimpleNamespace(density_of=lambda site, f: (int(density["images"][f]) / 50000,
+                                                     int(density["patches"][f]) / (50000 * 196)))
+    ev = SimpleNamespace(site="blocks.0.ffn", modal=(torch.tensor([2, 3, 4]), torch.tensor([5, 1, 4]),
+                                                     torch.tensor([5, 5, 5])),
+                         rows=torch.tensor([[7, 8, 9]]))
+    feats = [0, 1, 2]
+    cards = site_cards(ex, ev, feats, {f: None for f in feats}, {}, {f: [] for f in feats}, set())
+    assert cards["di"] == [0.0, 0.0, 0.6] and cards["nv"] == [1, 0, 0]
+    assert [e[-1] for e in search_entries(0, cards, {f: [] for f in feats})] == [1, 0, 0]

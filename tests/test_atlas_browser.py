@@ -298,7 +298,7 @@ def test_feature_page_shows_the_dashboard_with_maps_off(drv, tiny_atlas):  # noq
     assert "log scale" in drv.find_element(By.CSS_SELECTOR, "svg.hist").text
     # the class line is not a share when no class repeats among the top exemplars
     _, cards = _payload(tiny_atlas.site / "data" / "cards_L1_ffn.js")
-    mixed = next(f for f in cards["f"] if cards["n"][f] < 2 and cards["di"][f] != 0)
+    mixed = next(f for f in cards["f"] if cards["n"][f] < 2 and not cards["nv"][f])
     go(drv, base + f"#L1/ffn/{mixed}", "feature")
     assert "different classes: no class repeats" in drv.find_element(By.TAG_NAME, "main").text
     assert "% of the top-" not in drv.find_element(By.TAG_NAME, "main").text
@@ -324,7 +324,7 @@ def test_layer_page_sorts_and_filters(drv, tiny_atlas):  # noqa: F811
     Select(drv.find_element(By.ID, "sort")).select_by_value("ar")
     assert shown()[:2] == [0, 5]                            # the scored ones first, higher activation ratio first
     Select(drv.find_element(By.ID, "sort")).select_by_value("id")
-    modal = [f for f in c["f"] if c["n"][f] >= 2 and c["di"][f] != 0]   # a class repeats; ever active
+    modal = [f for f in c["f"] if c["n"][f] >= 2 and not c["nv"][f]]   # a class repeats; ever active
     cls = max(set(c["cls"]), key=lambda x: sum(1 for f in modal if c["cls"][f] == x))
     Select(drv.find_element(By.ID, "fcls")).select_by_value(str(cls))
     assert shown() == [f for f in modal if c["cls"][f] == cls]
@@ -352,7 +352,7 @@ def test_search_lists_thumbnails_page_by_page(drv, tiny_atlas):  # noqa: F811
                 continue
             _, cards = _payload(a.site / "data" / f"cards_{layer['id']}.js")
             for f in range(layer["channels"]):
-                if cards["di"][f] == 0:                         # never active: its exemplars are no evidence
+                if cards["nv"][f]:                         # never active: its exemplars are no evidence
                     continue
                 rows = a.result.top(layer["site"], f)[0]
                 counts = [list(labels[rows]).count(x) for x in range(len(ov["classes"]))]

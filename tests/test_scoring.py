@@ -117,15 +117,15 @@ def test_verdict_sentences_follow_the_test():
         rows = [{"kind": "ffn", "mis_visualization": v, "mis_natural": v, "failed": False} for v in ffn]
         rows += [{"kind": "attn.v", "mis_visualization": v, "mis_natural": v, "failed": False} for v in attn]
         return pd.DataFrame(rows)
-    clear = verdict(scores([0.9, 0.95, 1.0, 0.9, 0.95, 1.0], [0.5, 0.45, 0.55, 0.5, 0.5, 0.4]), k=2)[0]
+    clear = verdict(scores([0.9, 0.95, 1.0, 0.9, 0.95, 1.0], [0.5, 0.45, 0.55, 0.5, 0.5, 0.4]), k=2)[0][1]
     assert "is higher for FFN features than for attn.v features" in clear and "p = 2/924" in clear
-    few = verdict(scores([0.9, 1.0], [0.5, 0.4]), k=2)[0]
+    few = verdict(scores([0.9, 1.0], [0.5, 0.4]), k=2)[0][1]
     assert "too few features" in few and "higher" not in few
-    mixed = verdict(scores([0.9, 0.5, 0.7, 0.6, 0.65], [0.6, 0.8, 0.5, 0.7, 0.65]), k=2)[0]
-    assert mixed.startswith("No difference in") and "not evidence that they are equal" in mixed
+    mixed = verdict(scores([0.9, 0.5, 0.7, 0.6, 0.65], [0.6, 0.8, 0.5, 0.7, 0.65]), k=2)[0][1]
+    assert mixed.startswith("No difference in the 2-AFC accuracy") and "not evidence that they are equal" in mixed
     assert "Holm-adjusted over 2 tests" in mixed          # FFN vs attn.v, and visualisations vs natural exemplars
     # at 4 and 4 features the smallest p (2/70) times the family of 2 cannot reach 0.05: no verdict either way
-    small = verdict(scores([0.9, 0.5, 0.7, 0.6], [0.6, 0.8, 0.5, 0.7]), k=2)[0]
+    small = verdict(scores([0.9, 0.5, 0.7, 0.6], [0.6, 0.8, 0.5, 0.7]), k=2)[0][1]
     assert "too few features for a verdict" in small
 
 

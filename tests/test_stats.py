@@ -9,16 +9,16 @@ import math
 from statistics import NormalDist
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 
 from conftest import REPO
-from vitviz.stats.concepts import STOP_WORDS, content_words, prompt_baseline, rank_prompts
+from vitviz.stats.concepts import STOP_WORDS, content_words, prompt_baseline
 from vitviz.stats.curves import MIN_CURVES, block_curves, feature_curves, flat, line_distance, slope_and_residual
 from vitviz.stats.intervals import (MIN_FEATURES, accuracy_interval, hall_bounds, mean_interval, t_bounds,
                                     two_stage_bootstrap, wilson_bounds)
 from vitviz.stats.permutation import paired_comparison, unpaired_comparison, welch_bounds
-from vitviz.stats.selectivity import normalized_z, rank_percentile
 from vitviz.stats.tdist import t_cdf, t_quantile
 from vitviz.stats.verdicts import comparison_sentence, interval_text
 
@@ -315,6 +315,13 @@ def test_feature_curves_average_exemplars_and_repeats():
 
 # ---------------------------------------------------------------------------------------------- selectivity
 
+def normalized_z(v, t) -> float:
+    """The report's selectivity: the production z-score of channel t over its largest possible value."""
+    from vitviz.scoring.selectivity import max_z, selectivity
+    z, _ = selectivity(torch.as_tensor(np.asarray(v, dtype=np.float64)), int(t))
+    return z / max_z(len(v)) if z else 0.0
+
+
 @pytest.mark.parametrize("C", [2, 128, 512])
 def test_normalized_z_bound_is_reached_by_a_one_hot(C):
     v = np.zeros(C)
@@ -323,18 +330,16 @@ def test_normalized_z_bound_is_reached_by_a_one_hot(C):
     z = (3 - 3 / C) / math.sqrt(9 / C * (1 - 1 / C))
     assert z == pytest.approx(math.sqrt(C - 1))
     assert normalized_z(v, 1) == pytest.approx(1.0) and normalized_z(-v, 1) == pytest.approx(-1.0)
-    assert rank_percentile(v, 1) == 1.0 and rank_percentile(v, 0) == pytest.approx(0.5 * (C - 2) / (C - 1))
 
 
 def test_normalized_z_is_the_correlation_with_the_one_hot_and_bounded():
     rng = np.random.default_rng(0)
     v = rng.standard_t(2, size=(200, 64)) * rng.lognormal(0, 1, size=(200, 1))
     t = rng.integers(0, 64, 200)
-    nz = normalized_z(v, t)
-    assert np.all(np.abs(nz) <= 1 + 1e-12)
-    assert nz == pytest.approx([np.corrcoef(v[i], np.eye(64)[t[i]])[0, 1] for i in range(200)])
-    assert normalized_z(np.ones(10), 3) == 0.0 and rank_percentile(np.ones(10), 3) == 0.5
-    assert rank_percentile(np.arange(5.0), 0) == 0.0
+    nz = np.array([normalized_z(v[i], t[i]) for i in range(200)])
+    assert np.all(np.abs(nz) <= 1 + 1e-6)
+    assert nz == pytest.approx([np.corrcoef(v[i], np.eye(64)[t[i]])[0, 1] for i in range(200)], rel=1e-5)
+    assert normalized_z(np.ones(10), 3) == 0.0
 
 
 # ---------------------------------------------------------------------------------------------- concept labels
@@ -353,10 +358,13 @@ def test_baseline_stops_a_generic_prompt_from_winning_every_feature():
     # baseline by hand: generic 0.8, prompt k 0.6 / 5 = 0.12
     base = prompt_baseline(reference, text)
     assert base == pytest.approx([0.8, 0.12, 0.12, 0.12])
-    for k, imgs in features.items():
-        top = rank_prompts(imgs, text, base, top=2)
-        assert top[0][0] == k and top[0][1] == pytest.approx(0.6 - 0.12)
-        assert top[1] == (0, pytest.approx(0.0))
+    from vitviz.exemplars.concepts import label_features       # the stage's ranking, with that baseline
+    vocab = ["generic", "one", "two", "three"]
+    ranked = label_features(torch.tensor(np.stack([imgs.mean(0) for imgs in features.values()])), torch.tensor(text),
+                            vocab, top=2, baseline=torch.tensor(base))
+    for k, top in zip(features, ranked):
+        assert top[0][0] == vocab[k] and top[0][1] == pytest.approx(0.6 - 0.12, abs=1e-6)
+        assert top[1] == ("generic", pytest.approx(0.0, abs=1e-6))
 
 
 def test_vocabulary_without_function_words():

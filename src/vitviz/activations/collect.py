@@ -24,11 +24,11 @@ class Collect:
 
     def update(self, acts: Activations) -> None:
         per_site = {name: acts.statistic(s, self.stat) for name, s in self._site.items()}
-        self._values.append(torch.stack([per_site[s][:, f] for s, f in self.targets], dim=1).cpu())
-        self._rows.append(acts.batch.rows.cpu())
+        self._values.append(torch.stack([per_site[s][:, f] for s, f in self.targets], dim=1))   # read back at finish
+        self._rows.append(acts.batch.rows)
 
     def finish(self, ctx: Context) -> None:
-        parts = gather_objects((self._rows, self._values), ctx)
+        parts = gather_objects((self._rows, [v.cpu() for v in self._values]), ctx)
         rows = [r for p in parts for r in p[0]]
         values = [v for p in parts for v in p[1]]
         if rows:

@@ -31,13 +31,15 @@ class Sample:
         self.values = torch.zeros(0, sum(s.channels for s in self.sites))
 
     def update(self, acts: Activations) -> None:
-        keep = torch.isin(acts.rows, self.wanted.to(acts.rows.device))
-        if bool(keep.any()):
-            stats = torch.cat([acts.statistic(s, self.stat)[keep] for s in self.sites], dim=1)
-            self._parts.append((acts.rows[keep].cpu(), stats.cpu()))
+        keep = torch.isin(acts.batch.rows, self.wanted).nonzero().squeeze(1)       # on the CPU: no device sync
+        if len(keep):
+            at = keep.to(acts.rows.device, non_blocking=True)
+            stats = torch.cat([acts.statistic(s, self.stat)[at] for s in self.sites], dim=1)
+            self._parts.append((acts.batch.rows[keep], stats))                 # read back once, at finish
 
     def finish(self, ctx: Context) -> None:
-        parts = [p for rank in gather_objects(self._parts, ctx) for p in rank]
+        mine = [(rows, stats.cpu()) for rows, stats in self._parts]
+        parts = [p for rank in gather_objects(mine, ctx) for p in rank]
         if parts:
             rows, values = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
             order = torch.argsort(rows, stable=True)

@@ -105,7 +105,7 @@ def site_cards(ex: Exemplars, ev: SiteEvidence | None, feats: list[int], vis: di
                failed: set[int]) -> dict:
     """The layer page's cards of one site, column by column: visualisation and its failure, the first CLIP label
     and the scores; for a mined site also the top exemplar's row, the modal class with its count and the number of
-    exemplars, and the image and patch densities."""
+    exemplars, the image and patch densities, and whether it never fired (from the counts, not the rounded share)."""
     cards = {"f": list(feats), "vis": [vis[f]["img"] if vis[f] else None for f in feats],
              "fail": [vis[f]["fail"] if vis[f] else None for f in feats],
              "clip": [clip[f][0] if clip[f] else None for f in feats],
@@ -115,7 +115,7 @@ def site_cards(ex: Exemplars, ev: SiteEvidence | None, feats: list[int], vis: di
         dens = [ex.density_of(ev.site, f) for f in feats]
         cards.update({"thumb": [shown_rows(ev.rows[:1, f], failed)[0] for f in feats], "cls": cls.tolist(),
                       "n": count.tolist(), "m": present.tolist(), "di": [rnd(d[0], 3) if d else None for d in dens],
-                      "dp": [rnd(d[1], 3) if d else None for d in dens]})
+                      "dp": [rnd(d[1], 3) if d else None for d in dens], "nv": [int(bool(d) and d[0] == 0) for d in dens]})
     return cards
 
 
@@ -128,5 +128,5 @@ def search_entries(layer_index: int, cards: dict, clip: dict) -> list[list]:
         n, m = (cards["n"][j], cards["m"][j]) if mined else (0, 0)
         out.append([layer_index, f, int(cards["cls"][j]) if mined else -1, round(n / m, 3) if m else 0.0, int(n),
                     " ".join(clip[f]), cards["thumb"][j] if mined else -1, cards["vis"][j],
-                    int(mined and cards["di"][j] == 0)])
+                    cards["nv"][j] if mined else 0])
     return out

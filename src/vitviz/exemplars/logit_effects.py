@@ -15,6 +15,7 @@ from torch import nn
 
 from vitviz.activations.kinds import LATENT
 from vitviz.activations.sites import SAE_MODULE, Site
+from vitviz.data.imagenet import first_synonym
 
 TOP = 5
 
@@ -88,7 +89,7 @@ def head_classes(class_wnids: list[str], class_names: list[str], num_classes: in
     """A name per output of the head: the model's own class names (first synonym), else the dataset's name of each
     output's wnid, else the dataset's classes in order, else 'class i'."""
     if class_names:
-        return [n.split(",")[0].strip() for n in class_names]
+        return [first_synonym(n) for n in class_names]
     by_wnid = dict(zip(wnids, short_names))
     if class_wnids:
         return [by_wnid.get(w, w) for w in class_wnids]

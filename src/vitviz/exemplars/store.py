@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -143,10 +144,16 @@ class Exemplars:
 
     def labels(self, site: str, feature: int) -> list[str]:
         """The feature's CLIP concept labels, best first (empty when none were computed)."""
+        return self._labels.get((site, feature), [])
+
+    @cached_property
+    def _labels(self) -> dict[tuple[str, int], list[str]]:
+        """Every feature's labels, indexed once (a lookup per feature would scan the whole table each time)."""
         if self.concepts is None:
-            return []
-        row = self.concepts[(self.concepts["site"] == site) & (self.concepts["feature"] == feature)]
-        return [str(row[c].iloc[0]) for c in row.columns if c.startswith("label_")] if len(row) else []
+            return {}
+        cols = [c for c in self.concepts.columns if c.startswith("label_")]
+        return {(str(site), int(f)): [str(v) for v in labels] for site, f, *labels in
+                self.concepts[["site", "feature", *cols]].itertuples(index=False)}
 
     def histogram(self, site: str, feature: int) -> tuple[list[int], float, float] | None:
         """The feature's histogram over the mined split, trimmed to its occupied bins: (counts, lo, hi), the counts

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vitviz.core.atomic import atomic_path
 from vitviz.data.imagenet import read_index
-from vitviz.report.document import SUMMARY, Bullets, Para, Section, render_html, render_markdown
+from vitviz.report.document import Bullets, Para, Section, render_html, render_markdown
 from vitviz.report.deviations_section import deviations_section
 from vitviz.report.exemplars_section import exemplars_section
 from vitviz.report.features_section import features_section
@@ -63,13 +63,11 @@ def build_report(params: Params, data_dir: str | Path, out_dir: str | Path, para
             skips_section(params, data_dir, metrics),
         ]
         sections = [s for s in sections if s is not None]
-        findings = metrics.pop(SUMMARY, [])
+        findings = [f"[{s.title}](#{s.anchor}): {text}" for s in sections for text in s.findings]
         if findings:
-            anchors = {s.title: s.anchor for s in sections}
             sections.insert(0, Section("Summary of findings", [Para(
                 "Each line is written from the numbers of its section (95% intervals; a direction only where a "
-                "test over features gives p < 0.05), and links to it."), Bullets(
-                [f"[{t}](#{anchors.get(t, '')}): {text}" for t, text in findings])]))
+                "test over features gives p < 0.05), and links to it."), Bullets(findings)]))
         title = params.report.title
         (tmp / "report.md").write_text(render_markdown(title, sections))
         (tmp / "report.html").write_text(render_html(title, sections, tmp))

@@ -44,18 +44,13 @@ class Section:
     """A titled part of the report."""
     title: str
     blocks: list = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)     # one sentence each from its numbers, for the summary
 
     @property
     def anchor(self) -> str:
         return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
 
 
-SUMMARY = "_summary"   # metrics key under which sections leave their one-line findings (not written to metrics.json)
-
-
-def add_finding(metrics: dict, section: str, text: str) -> None:
-    """A finding for the summary at the top of the report: one sentence from the numbers, with its section."""
-    metrics.setdefault(SUMMARY, []).append((section, text))
 
 
 def percent_interval(successes_share: float, n: int) -> str:

@@ -18,7 +18,7 @@ from vitviz.evaluation.masking import VARIANTS, MaskedViews, fill_value
 from vitviz.models.spec import ModelSpec
 from vitviz.report.paper_numbers import MASKING, MASKING_NOTE
 from vitviz.models.transforms import eval_transform
-from vitviz.report.document import add_finding, percent_interval, Figure, Para, Section, Table
+from vitviz.report.document import percent_interval, Figure, Para, Section, Table
 from vitviz.report.figures import save
 
 if TYPE_CHECKING:
@@ -92,6 +92,7 @@ def _lowpass_plot(results: dict[str, dict], path: Path) -> None:
 def robustness_section(params: Params, index: DatasetIndex, data_dir: Path, out: Path, metrics: dict
                        ) -> Section | None:
     """Tables 2 and 3 with the paper's values beside ours, the masking example, and the low-pass curves."""
+    findings: list[str] = []      # one-line findings for the summary at the top of the report
     masks = _load(data_dir / "mask_eval", params.mask_eval.models)
     lows = _load(data_dir / "lowpass_eval", params.lowpass_eval.models)
     if not masks and not lows:
@@ -123,11 +124,10 @@ def robustness_section(params: Params, index: DatasetIndex, data_dir: Path, out:
         metrics["masking"] = {k: {f"{v}_top1": r[f"{v}_top1"] for v in VARIANTS} for k, r in masks.items()}
         for k, r in masks.items():
             if r.get("images"):
-                add_finding(metrics, "Robustness: masking and low-pass filtering",
-                            f"{k} ({r['kind']}): top-1 {percent_interval(r['full_top1'], r['images'])} on full images, "
-                            f"{percent_interval(r['foreground_top1'], r['images'])} on the object alone, "
-                            f"{percent_interval(r['background_top1'], r['images'])} on the background alone "
-                            f"({r['images']} images; Tables 2 and 3).")
+                findings.append(f"{k} ({r['kind']}): top-1 {percent_interval(r['full_top1'], r['images'])} on full "
+                                f"images, {percent_interval(r['foreground_top1'], r['images'])} on the object alone, "
+                                f"{percent_interval(r['background_top1'], r['images'])} on the background alone "
+                                f"({r['images']} images; Tables 2 and 3).")
     if lows:
         lp = params.lowpass_eval
         blocks.append(Para(
@@ -163,4 +163,4 @@ def robustness_section(params: Params, index: DatasetIndex, data_dir: Path, out:
     if params.prepare_data.source == "synthetic" and checks:
         blocks.append(Para("Designed effects of the synthetic data (backgrounds carry class evidence; textures are "
                            "high-frequency evidence): " + "; ".join(checks) + "."))
-    return Section("Robustness: masking and low-pass filtering", blocks)
+    return Section("Robustness: masking and low-pass filtering", blocks, findings)

@@ -12,7 +12,7 @@ from vitviz.report.failed import failed_marks
 from vitviz.activations.kinds import LATENT
 from vitviz.exemplars.locality import top_share
 from vitviz.exemplars.store import read_exemplars
-from vitviz.report.document import add_finding, Bullets, Figure, Para, Section, Table
+from vitviz.report.document import Bullets, Figure, Para, Section, Table
 from vitviz.report.figures import image_grid
 from vitviz.scoring.aggregate import score_interval
 from vitviz.stats.permutation import holm_family, unpaired_comparison
@@ -44,6 +44,7 @@ def quality_table(metrics: dict) -> pd.DataFrame:
 
 def sae_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Section | None:
     """The SAE quality tables, the matched comparison of latents with neurons per site, and the depth grid."""
+    findings: list[str] = []      # one-line findings for the summary at the top of the report
     keys = [k for k in params.sae.models if (data_dir / "sae" / k / "metrics.json").exists()]
     if not keys:
         return None
@@ -100,25 +101,22 @@ def sae_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Sec
                 tests.append(unpaired_comparison(groups["latents"][col], groups["neurons"][col],
                                                  seed=params.score_features.seed))
             tests = holm_family(tests)             # one family: the four measures of this site
-            sentences = [comparison_sentence(c, f"SAE latents at {site}", f"neurons of {site}", _cap(label))
+            sentences = [comparison_sentence(c, f"SAE latents at {site}", f"neurons of {site}", label)
                          for c, label in zip(tests, MEASURES.values())]
             for c, col in zip(tests, MEASURES):
-                metrics["sae"][key][site][f"{col}_latents_minus_neurons"] = {"difference": c.difference, "p": c.p}
+                metrics["sae"][key][site][f"{col}_latents_minus_neurons"] = {
+                    "difference": c.difference, "p": c.p, "p_raw": c.p if c.p_raw is None else c.p_raw}
             blocks.append(Table(pd.DataFrame(rows), f"{key}, {site}: neurons against SAE latents, mean [95% "
                                                    "interval] over the scored features."))
             blocks.append(Bullets(sentences))
-            add_finding(metrics, "Neurons or dictionary features? (ours)", f"{key}, {site}: {sentences[0]}")
+            findings.append(f"{key}, {site}: {sentences[0]}")
             grid = _grid(data_dir / "features" / key, site, scores)
             if grid:
                 name = f"figures/sae_{key}_{site.replace('.', '_')}.jpg"
                 image_grid(grid, out / name)
                 blocks.append(Figure(name, f"{key}: visualisations of the neurons of {site} (top row) and of its "
                                            "SAE's latents (bottom row), chosen by the same rule, same recipe."))
-    return Section("Neurons or dictionary features? (ours)", blocks)
-
-
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
+    return Section("Neurons or dictionary features? (ours)", blocks, findings)
 
 
 def _grid(features_dir: Path, site: str, scores: pd.DataFrame | None) -> list:

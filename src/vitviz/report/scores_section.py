@@ -14,11 +14,11 @@ import pandas as pd  # noqa: E402
 
 from vitviz.visualization.quality import FAILED_RULE
 from vitviz.activations.kinds import KINDS, PAPER_KINDS  # noqa: E402
-from vitviz.report.document import add_finding, Bullets, Figure, Para, Section, Table  # noqa: E402
+from vitviz.report.document import Bullets, Figure, Para, Section, Table  # noqa: E402
 from vitviz.report.figures import save  # noqa: E402
-from vitviz.stats.intervals import MIN_FEATURES  # noqa: E402
-from vitviz.stats.permutation import holm_family, paired_comparison, unpaired_comparison  # noqa: E402
-from vitviz.stats.verdicts import comparison_sentence  # noqa: E402
+from vitviz.stats.intervals import LEVEL, MIN_FEATURES, Interval  # noqa: E402
+from vitviz.stats.permutation import Comparison, holm_family, paired_comparison, unpaired_comparison  # noqa: E402
+from vitviz.stats.verdicts import ALPHA, comparison_sentence, interval_text  # noqa: E402
 
 if TYPE_CHECKING:
     from vitviz.pipeline.params import Params
@@ -28,12 +28,9 @@ SHOWN = {"mis_visualization": "2-AFC, visualisations", "mis_natural": "2-AFC, na
 
 
 def _ci(row: pd.Series, col: str) -> str:
-    m, lo, hi, n = row.get(col), row.get(f"{col}_lo"), row.get(f"{col}_hi"), row.get(f"{col}_n")
-    if m is None or m != m:
-        return "n/a"
-    if lo != lo:
-        return f"{m:.2f}, too few features (n = {int(n)})"
-    return f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
+    n = row.get(f"{col}_n")
+    iv = Interval(row[col], row[f"{col}_lo"], row[f"{col}_hi"], 0 if n != n else int(n), LEVEL)
+    return interval_text(iv, mean_when_few=True)
 
 
 def _table(agg: pd.DataFrame) -> pd.DataFrame:
@@ -60,28 +57,33 @@ def _mis_plot(agg: pd.DataFrame, path: Path, title: str) -> None:
     save(fig, path)
 
 
-def verdict(scores: pd.DataFrame, k: int, seed: int = 0) -> list[str]:
-    """Sentences the tests support: FFN against each attention kind (a permutation test over features), and the
-    visualisations against natural exemplars on the same features (a sign-flip test); hedged otherwise."""
+def verdict(scores: pd.DataFrame, k: int, seed: int = 0) -> list[tuple[Comparison, str]]:
+    """The section's tests (Holm-adjusted as one family) with their sentences: FFN against each attention kind (a
+    permutation test over features), and the visualisations against natural exemplars on the same features (a
+    sign-flip test, last); hedged where the test does not support a direction."""
     kinds = [k_ for k_ in KINDS if k_ in set(scores["kind"]) and k_.startswith("attn")]
     ffn = scores[scores["kind"] == "ffn"]["mis_visualization"]
     tests = [(unpaired_comparison(ffn, scores[scores["kind"] == kind]["mis_visualization"], seed=seed),
-              "FFN features", f"{kind} features", "The 2-AFC accuracy with visualisations") for kind in kinds]
+              "FFN features", f"{kind} features", "the 2-AFC accuracy with visualisations") for kind in kinds]
     tests.append((paired_comparison(scores["mis_visualization"], scores["mis_natural"], seed=seed),
                   f"visualisations ({k} per side)", f"natural exemplars ({k} per side)",
                   "the 2-AFC accuracy over every scored feature"))
     adjusted = holm_family([t[0] for t in tests])          # one family: the verdicts of this section
-    out = [comparison_sentence(c, a, b, m) for c, (_, a, b, m) in zip(adjusted, tests)]
+    return [(c, comparison_sentence(c, a, b, m)) for c, (_, a, b, m) in zip(adjusted, tests)]
+
+
+def failed_sentence(scores: pd.DataFrame) -> str:
+    """How many scored visualisations are marked failed, and why."""
     failed = int(scores["failed"].astype(bool).sum())
     flat = int(scores["flat_or_black"].astype(bool).sum()) if "flat_or_black" in scores else 0
-    out.append(f"{failed} of {len(scores)} scored visualisations are marked failed ({flat} flat or black; the others "
-               "do not beat their best natural image).")
-    return out
+    return (f"{failed} of {len(scores)} scored visualisations are marked failed ({flat} flat or black; the others "
+            "do not beat their best natural image).")
 
 
 def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Section | None:
     """Aggregates per layer and kind with intervals of measured coverage, the 2-AFC by depth, and the verdicts
     (claim I) written from permutation tests."""
+    findings: list[str] = []      # one-line findings for the summary at the top of the report
     keys = [k for k in params.score_features.models if (data_dir / "scores" / k / "scores.csv").exists()]
     if not keys:
         return None
@@ -135,15 +137,14 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
         blocks.append(Figure(name, f"{key}: 2-AFC accuracy with visualisations by block, one line per kind (band: "
                                    "95% interval where there are enough features); dashed: with natural "
                                    "exemplars; dotted: chance."))
-        sentences = verdict(scores, meta["k_visualization"], cfg.seed)
-        blocks.append(Bullets(sentences))
-        few = [x for x in sentences[:-1] if "too few features" in x]
-        for sentence in [x for x in sentences[:-1] if x not in few]:
-            add_finding(metrics, "Scores of the visualizations (claim I, measured)", f"{key}: {sentence}")
+        tests = verdict(scores, meta["k_visualization"], cfg.seed)
+        blocks.append(Bullets([s for _, s in tests] + [failed_sentence(scores)]))
+        few = [s for c, s in tests if not c.enough or c.min_p >= ALPHA]     # no verdict possible at these n
+        for sentence in [s for _, s in tests if s not in few]:
+            findings.append(f"{key}: {sentence}")
         if few:
-            add_finding(metrics, "Scores of the visualizations (claim I, measured)",
-                        f"{key}: {len(few)} comparison{'s' if len(few) > 1 else ''} of kinds "
-                        "could not be tested: too few scored features (see the section).")
+            findings.append(f"{key}: {len(few)} comparison{'s' if len(few) > 1 else ''} could not be tested: too "
+                            "few scored features (see the section).")
         failed = scores[scores["failed"].astype(bool)]
         if len(failed):
             cols = ["site", "feature", *(["flat_or_black"] if "flat_or_black" in failed else []),
@@ -151,10 +152,11 @@ def scores_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> 
             blocks.append(Table(failed[cols],
                                 f"{key}: failed visualisations.", "{:.3f}"))
         kinds = agg[agg["layer"] < 0].set_index("kind")
-        gap = paired_comparison(scores["mis_visualization"], scores["mis_natural"], seed=cfg.seed)
+        gap = tests[-1][0]                                      # visualisations against natural exemplars
         metrics["scores"][key] = {
             "mis_visualization": {k: float(v) for k, v in kinds["mis_visualization"].items()},
             "mis_natural": {k: float(v) for k, v in kinds["mis_natural"].items()},
-            "visualization_minus_natural": {"difference": gap.difference, "lo": gap.lo, "hi": gap.hi, "p": gap.p},
+            "visualization_minus_natural": {"difference": gap.difference, "lo": gap.lo, "hi": gap.hi, "p": gap.p,
+                                            "p_raw": gap.p if gap.p_raw is None else gap.p_raw},
             "failed": int(len(failed)), "scored": int(len(scores))}
-    return Section("Scores of the visualizations (claim I, measured)", blocks)
+    return Section("Scores of the visualizations (claim I, measured)", blocks, findings)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from vitviz.data.imagenet import DatasetIndex
 from vitviz.models.spec import HISTORY_FILE, METRICS_FILE, ModelSpec
-from vitviz.report.document import add_finding, percent_interval, Figure, Para, Section, Table
+from vitviz.report.document import percent_interval, Figure, Para, Section, Table
 from vitviz.report.figures import sample_grid, training_curves
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def dataset_section(index: DatasetIndex, dataset_dir: Path, params: Params, out:
 
 def models_section(params: Params, models_dir: Path, out: Path, metrics: dict) -> Section:
     """Provenance and accuracy of every model, and the training curves of the demo models."""
+    findings: list[str] = []      # one-line findings for the summary at the top of the report
     rows, histories = [], {}
     metrics["models"] = {}
     for key in params.models:
@@ -76,9 +77,9 @@ def models_section(params: Params, models_dir: Path, out: Path, metrics: dict) -
                      "chance top-1 (%)": m.get("chance_top1", float("nan"))})
         metrics["models"][key] = {k: m[k] for k in ("top1", "top5") if k in m}
         if m.get("images") and "top1" in m:
-            add_finding(metrics, "Models", f"{key} ({spec.kind}) classifies {percent_interval(m['top1'], m['images'])} "
-                                           f"of {m['images']} {params.download_models.eval_split} images right (top-1; "
-                                           f"chance {m.get('chance_top1', float('nan')):.1f}%).")
+            findings.append(f"{key} ({spec.kind}) classifies {percent_interval(m['top1'], m['images'])} "
+                            f"of {m['images']} {params.download_models.eval_split} images right (top-1; "
+                            f"chance {m.get('chance_top1', float('nan')):.1f}%).")
         if (models_dir / key / HISTORY_FILE).exists():
             histories[key] = pd.read_csv(models_dir / key / HISTORY_FILE)
     split = params.download_models.eval_split
@@ -88,4 +89,4 @@ def models_section(params: Params, models_dir: Path, out: Path, metrics: dict) -
     if histories:
         training_curves(histories, out / "figures" / "training_curves.png")
         blocks.append(Figure("figures/training_curves.png", "Training of the demo models (source: train)."))
-    return Section("Models", blocks)
+    return Section("Models", blocks, findings)

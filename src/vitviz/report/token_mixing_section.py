@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import json
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -11,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from vitviz.stats.curves import MIN_CURVES
+from vitviz.stats.intervals import LEVEL, Interval
+from vitviz.stats.verdicts import interval_text
 from vitviz.report.paper_numbers import CLS_SWEEP, CLS_SWEEP_APPROX, TABLE1, TABLE1_NOTE
-from vitviz.report.document import add_finding, percent_interval, Figure, Para, Section, Table
+from vitviz.report.document import percent_interval, Figure, Para, Section, Table
 from vitviz.report.figures import save
 from vitviz.report.plot_data import feature_mean_curve
 
@@ -84,12 +87,10 @@ def _appendix_f_plot(key: str, layers: list[dict], path: Path) -> None:
     save(fig, path)
 
 
-def _interval(v: list | None, digits: int = 2) -> str:
-    if not v or v[0] is None or v[0] != v[0]:
-        return "n/a"
-    if v[1] != v[1]:
-        return f"{v[0]:.{digits}f}, too few features"
-    return f"{v[0]:.{digits}f} [{v[1]:.{digits}f}, {v[2]:.{digits}f}]"
+def _interval(v: list | None, n: int) -> Interval:
+    """An interval stored as [mean, lo, hi] (NaN or null where it does not exist) over n features."""
+    mean, lo, hi = [math.nan if x is None else float(x) for x in (v or [None] * 3)]
+    return Interval(mean, lo, hi, n, LEVEL)
 
 
 def _appendix_f_table(layers: list[dict]) -> pd.DataFrame:
@@ -102,14 +103,16 @@ def _appendix_f_table(layers: list[dict]) -> pd.DataFrame:
             c = r.get(name) or {}
             row[f"{name}: features"] = c.get("features", 0)
             row[f"{name}: flat"] = c.get("flat", 0)
-            row[f"{name}: distance from 1 - x"] = _interval(c.get("distance"))
-            row[f"{name}: slope"] = _interval(c.get("slope"))
+            n = c.get("features", 0)
+            row[f"{name}: distance from 1 - x"] = interval_text(_interval(c.get("distance"), n), mean_when_few=True)
+            row[f"{name}: slope"] = interval_text(_interval(c.get("slope"), n), mean_when_few=True)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dict) -> Section | None:
     """Table 1 with the paper's values, the L sweep, the per-patch heat map and Appendix F."""
+    findings: list[str] = []      # one-line findings for the summary at the top of the report
     base = data_dir / "token_mixing"
     keys = [k for k in params.token_mixing.models if (base / k / "probes.json").exists()]
     if not keys:
@@ -147,12 +150,11 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
         n_img = r.get("images") or 0
         if n_img:
             iso = r["isolating_cls"].get(str(r["depth"] - 1), [None])[0]
-            add_finding(metrics, "Token mixing: Table 1, Fig. 7, Appendix F",
-                        f"{k}: top-1 {percent_interval(r['natural'][0], n_img)} natural, "
-                        + (f"{percent_interval(iso, n_img)} with the CLS token isolated until the last block, "
-                           if iso is not None else "")
-                        + f"{percent_interval(r['patch_average'][0], n_img)} on average from one patch token alone "
-                        f"({n_img} images; Table 1).")
+            findings.append(f"{k}: top-1 {percent_interval(r['natural'][0], n_img)} natural, "
+                            + (f"{percent_interval(iso, n_img)} with the CLS token isolated until the last block, "
+                               if iso is not None else "")
+                            + f"{percent_interval(r['patch_average'][0], n_img)} on average from one patch token "
+                            f"alone ({n_img} images; Table 1).")
         metrics["token_mixing"][k] = {"natural_top1": r["natural"][0], "patch_average_top1": r["patch_average"][0],
                                       "patch_maximum_top1": r["patch_maximum"][0],
                                       "isolating_cls_top1": r["isolating_cls"].get(str(r["depth"] - 1), [None])[0]}
@@ -199,16 +201,15 @@ def token_mixing_section(params: Params, data_dir: Path, out: Path, metrics: dic
                         lambda f: ", ".join(map(str, sorted(f)))).reset_index(name="features with an active patch"),
                         "Appendix F: the drawn features that had an active patch (the others are the skipped "
                         "count above); the flat ones among them are counted apart in the table."))
-                dist = [(row["layer"], row["sum"]["distance"]) for row in meta["layers"] if row.get("sum")
-                        and row["sum"]["distance"][1] == row["sum"]["distance"][1]]
+                dist = [(row["layer"], _interval(row["sum"]["distance"], row["sum"]["features"]))
+                        for row in meta["layers"] if row.get("sum")]
+                dist = [(layer, iv) for layer, iv in dist if iv.enough]
                 if dist:
-                    add_finding(metrics, "Token mixing: Table 1, Fig. 7, Appendix F",
-                                f"{k}, Appendix F: the sum curves' mean distance from proportional loss (0: each "
-                                "patch carries its own activation) is "
-                                + "; ".join(f"{d[0]:.2f} [{d[1]:.2f}, {d[2]:.2f}] at block {layer}" for layer, d in dist)
-                                + ".")
+                    findings.append(f"{k}, Appendix F: the sum curves' mean distance from proportional loss (0: "
+                                    "each patch carries its own activation) is "
+                                    + "; ".join(f"{interval_text(iv)} at block {layer}" for layer, iv in dist) + ".")
                 for row in meta["layers"]:
                     if row.get("sum"):
                         metrics["token_mixing"][k][f"appendix_f_distance_sum_L{row['layer']}"] = \
                             row["sum"]["distance"][0]
-    return Section("Token mixing: Table 1, Fig. 7, Appendix F", blocks)
+    return Section("Token mixing: Table 1, Fig. 7, Appendix F", blocks, findings)

@@ -23,13 +23,12 @@ from vitviz.models.store import LoadedModel
 from vitviz.scoring.activation_ratio import activation_ratio
 from vitviz.scoring.mis import sample_tasks, task_outcomes
 from vitviz.scoring.seed_agreement import seed_agreement
-from vitviz.scoring.selectivity import selectivity
+from vitviz.scoring.selectivity import max_z, selectivity
 from vitviz.scoring.similarity import SimilarityModel
-from vitviz.scoring.statistics import image_statistics, split_statistics
+from vitviz.scoring.statistics import image_statistics, split_statistics, values_and_objectives
 from vitviz.activations.loader import batches
 from vitviz.scoring.settings import ScoreConfig
 from vitviz.visualization.quality import image_failed
-from vitviz.stats.selectivity import normalized_z
 from vitviz.visualization.optimize import Target, feature_seed, visualize
 from vitviz.visualization.settings import VisSettings
 
@@ -96,10 +95,9 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
     # the visualisations, through both models
     vis = [images[r.image] for r in scored.itertuples()]
     site_names = list(dict.fromkeys(scored["site"]))
-    on_vis = image_statistics(loaded, vis, site_names, device)
     # selectivity compares the target with every channel of its site: for SAE latents on their pre-activations, as
     # for neurons on dense values (on TopK codes, mostly zeros, a latent would look selective by construction)
-    dense_vis = image_statistics(loaded, vis, site_names, device, objective=True)
+    on_vis, dense_vis = values_and_objectives(loaded, vis, site_names, device)
     on_min = image_statistics(loaded, [m[0].image for m in min_of], site_names, device)
     all_names = list(features["image"])
     all_emb = dict(zip(all_names, sim.embed_images([images[n] for n in all_names], device)))
@@ -139,7 +137,7 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
                     "objective_min": float(on_min[r.site][i, f]), "objective_natural_top1": float(col[best]),
                     "natural_top1_row": common[best], "activation_ratio": ratio, "beats_natural": beats,
                     "flat_or_black": flat[i], "failed": flat[i] or not beats,
-                    "selectivity_z": z, "selectivity": float(normalized_z(dense_vis[r.site][i].numpy(), f)),
+                    "selectivity_z": z, "selectivity": z / max_z(len(dense_vis[r.site][i])) if z else 0.0,
                     "selectivity_rank": rank, "channels": int(on_vis[r.site].shape[1]),
                     "mis_visualization": visual, "mis_natural": natural,
                     "seed_similarity": same, "other_similarity": other, "seed_margin": same - other})

@@ -25,12 +25,34 @@ def image_statistics(loaded: LoadedModel, images: list[np.ndarray], site_names: 
                      objective: bool = False) -> dict[str, torch.Tensor]:
     """Per site, (B, C): every channel's mean over patch tokens on uint8 images at the model's input size; with
     `objective`, of what visualisation maximises (an SAE latent's pre-activation instead of its sparse code)."""
+    return _statistics(loaded, images, site_names, device, (objective,))[0]
+
+
+def values_and_objectives(loaded: LoadedModel, images: list[np.ndarray], site_names: list[str],
+                          device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """`image_statistics` without and with `objective`, from one forward (the same tensors where they agree)."""
+    values, objectives = _statistics(loaded, images, site_names, device, (False, True))
+    return values, objectives
+
+
+def _statistics(loaded: LoadedModel, images: list[np.ndarray], site_names: list[str], device: torch.device,
+                views: tuple[bool, ...]) -> list[dict[str, torch.Tensor]]:
     model = loaded.prepare(device)
     sites = list_sites(model)
     used = [sites[s] for s in dict.fromkeys(site_names)]
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).to(device)
     deepest = max(used, key=lambda s: s.layer).block
+    out: list[dict[str, torch.Tensor]] = [{} for _ in views]
     with Recorder(model, [s.module for s in used], stop_after=deepest) as rec, loaded.autocast(device):
-        out = rec.run(image_forward(model), normalize(x, loaded.spec))
-        return {s.name: image_statistic(s.patch_tokens(out[s.module], len(images), objective).float(), "mean").cpu()
-                for s in used}
+        acts = rec.run(image_forward(model), normalize(x, loaded.spec))
+        for s in used:
+            plain = None
+            for i, objective in enumerate(views):
+                if objective and s.objective_project is not None:
+                    out[i][s.name] = image_statistic(s.patch_tokens(acts[s.module], len(images), True).float(),
+                                                     "mean").cpu()
+                else:
+                    if plain is None:
+                        plain = image_statistic(s.patch_tokens(acts[s.module], len(images)).float(), "mean").cpu()
+                    out[i][s.name] = plain
+    return out

@@ -35,14 +35,3 @@ def prompt_baseline(reference_emb, text_emb) -> np.ndarray:
     """(P,) each prompt's mean cosine similarity over reference image embeddings (m, d)."""
     return (_unit(reference_emb) @ _unit(text_emb).T).mean(0)
 
-
-def prompt_scores(image_emb, text_emb, baseline) -> np.ndarray:
-    """(P,) mean cosine of each prompt over one feature's exemplar embeddings (n, d), minus its baseline (P,)."""
-    return (_unit(image_emb) @ _unit(text_emb).T).mean(0) - np.asarray(baseline, dtype=float)
-
-
-def rank_prompts(image_emb, text_emb, baseline, top: int = 3) -> list[tuple[int, float]]:
-    """The `top` prompts of one feature as (prompt index, score), best first (ties: lower index first)."""
-    s = prompt_scores(image_emb, text_emb, baseline)
-    order = np.lexsort((np.arange(len(s)), -s))[:top]
-    return [(int(i), float(s[i])) for i in order]

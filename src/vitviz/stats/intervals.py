@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -54,7 +55,6 @@ class Interval:
     hi: float
     n: int
     level: float
-    method: str
 
     @property
     def enough(self) -> bool:
@@ -111,11 +111,16 @@ def wilson_bounds(values, tasks, level: float = LEVEL) -> tuple[np.ndarray, np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         n_eff = np.where(var_mean > 0, m * (1 - m) / var_mean, np.inf)
     n_eff = np.minimum(n_eff, total)
-    q = t_quantile_scalar((1 + level) / 2, n - 1)
+    lo, hi = _wilson(m, n_eff, t_quantile_scalar((1 + level) / 2, n - 1))
+    return m, lo, hi
+
+
+def _wilson(p, n, q: float):
+    """The Wilson score interval (lo, hi) of a proportion p over n trials at the quantile q, within [0, 1]."""
     q2 = q * q
-    centre = (m + q2 / (2 * n_eff)) / (1 + q2 / n_eff)
-    half = q / (1 + q2 / n_eff) * np.sqrt(m * (1 - m) / n_eff + q2 / (4 * n_eff ** 2))
-    return m, np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    centre = (p + q2 / (2 * n)) / (1 + q2 / n)
+    half = q / (1 + q2 / n) * np.sqrt(p * (1 - p) / n + q2 / (4 * n * n))
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def mean_interval(values, level: float = LEVEL, min_n: int = MIN_FEATURES,
@@ -123,11 +128,10 @@ def mean_interval(values, level: float = LEVEL, min_n: int = MIN_FEATURES,
     """Mean of continuous per-feature scores (NaN dropped) with its skewness-corrected t interval (`hall_bounds`),
     clipped to the scores' possible range `bounds` (clipping never loses coverage); none below min_n."""
     v = _finite(values)
-    method = "t interval over features (Hall's skewness correction)"
     if len(v) < max(min_n, 2):
-        return Interval(float(v.mean()) if len(v) else math.nan, math.nan, math.nan, len(v), level, method)
+        return Interval(float(v.mean()) if len(v) else math.nan, math.nan, math.nan, len(v), level)
     m, lo, hi = hall_bounds(v, level)
-    return Interval(float(m), float(max(lo, bounds[0])), float(min(hi, bounds[1])), len(v), level, method)
+    return Interval(float(m), float(max(lo, bounds[0])), float(min(hi, bounds[1])), len(v), level)
 
 
 def accuracy_interval(values, tasks, level: float = LEVEL, min_n: int = MIN_FEATURES) -> Interval:
@@ -137,11 +141,10 @@ def accuracy_interval(values, tasks, level: float = LEVEL, min_n: int = MIN_FEAT
     t = np.broadcast_to(np.asarray(tasks, dtype=float), v.shape)
     ok = ~np.isnan(v)
     v, t = v[ok], t[ok]
-    method = "Wilson interval over features (design effect, t quantile)"
     if len(v) < max(min_n, 2):
-        return Interval(float(v.mean()) if len(v) else math.nan, math.nan, math.nan, len(v), level, method)
+        return Interval(float(v.mean()) if len(v) else math.nan, math.nan, math.nan, len(v), level)
     m, lo, hi = wilson_bounds(v, t, level)
-    return Interval(float(m), float(lo), float(hi), len(v), level, method)
+    return Interval(float(m), float(lo), float(hi), len(v), level)
 
 
 def two_stage_bootstrap(outcomes, level: float = LEVEL, n_boot: int = 2000, seed: int = 0,
@@ -151,13 +154,12 @@ def two_stage_bootstrap(outcomes, level: float = LEVEL, n_boot: int = 2000, seed
     tasks of each drawn feature with replacement. Not the default: see the module's coverage notes."""
     y = np.asarray(outcomes, dtype=float)
     y = y[~np.isnan(y).all(1)]
-    method = "two-stage percentile bootstrap (features, then tasks)"
     n = len(y)
     if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0, level, method)
+        return Interval(math.nan, math.nan, math.nan, 0, level)
     means = np.nanmean(y, 1)
     if n < max(min_n, 2):
-        return Interval(float(means.mean()), math.nan, math.nan, n, level, method)
+        return Interval(float(means.mean()), math.nan, math.nan, n, level)
     rng = np.random.default_rng(seed)
     counts = (~np.isnan(y)).sum(1)
     order = np.argsort(np.isnan(y), axis=1, kind="stable")          # each row's observed tasks first
@@ -172,27 +174,14 @@ def two_stage_bootstrap(outcomes, level: float = LEVEL, n_boot: int = 2000, seed
         mask = np.arange(y.shape[1]) < k[..., None]
         boot[start:start + b] = (np.where(mask, vals, 0).sum(-1) / k).mean(-1)
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
-    return Interval(float(means.mean()), float(lo), float(hi), n, level, method)
+    return Interval(float(means.mean()), float(lo), float(hi), n, level)
 
 
 def proportion_interval(successes: int, n: int, level: float = LEVEL) -> Interval:
     """One proportion (successes of n independent trials, e.g. images classified right) with its Wilson score
     interval; none when n is 0."""
-    method = "Wilson score interval"
     if n <= 0:
-        return Interval(math.nan, math.nan, math.nan, 0, level, method)
+        return Interval(math.nan, math.nan, math.nan, 0, level)
     p = successes / n
-    z = float(np.sqrt(2) * _erfinv(level))
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n, level, method)
-
-
-def _erfinv(y: float) -> float:
-    """The inverse error function (Newton's method from Winitzki's approximation; exact to float precision)."""
-    a = 0.147
-    ln = math.log(1 - y * y)
-    x = math.copysign(math.sqrt(math.sqrt((2 / (math.pi * a) + ln / 2) ** 2 - ln / a) - (2 / (math.pi * a) + ln / 2)), y)
-    for _ in range(3):
-        x -= (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
-    return x
+    lo, hi = _wilson(p, n, NormalDist().inv_cdf((1 + level) / 2))
+    return Interval(p, float(lo), float(hi), n, level)

@@ -9,10 +9,13 @@ from vitviz.stats.permutation import Comparison
 ALPHA = 0.05
 
 
-def interval_text(iv: Interval, digits: int = 2) -> str:
-    """'0.58 [0.46, 0.68]', or 'too few features (n = 2)' when the interval does not exist."""
+def interval_text(iv: Interval, digits: int = 2, mean_when_few: bool = False) -> str:
+    """'0.58 [0.46, 0.68]', or 'too few features (n = 2)' when the interval does not exist (after the mean, as
+    '0.55, too few features (n = 2)', with `mean_when_few`); 'n/a' without a mean."""
+    if iv.mean != iv.mean:
+        return "n/a"
     if not iv.enough:
-        return f"too few features (n = {iv.n})"
+        return (f"{iv.mean:.{digits}f}, " if mean_when_few else "") + f"too few features (n = {iv.n})"
     return f"{iv.mean:.{digits}f} [{iv.lo:.{digits}f}, {iv.hi:.{digits}f}]"
 
 
