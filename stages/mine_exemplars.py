@@ -10,12 +10,14 @@ from vitviz.exemplars.mining import activation_maps, mine, mining_sites
 from vitviz.exemplars.settings import MineConfig
 from vitviz.exemplars.store import write_exemplars
 from vitviz.pipeline.stage import model_stage
+from vitviz.sae.store import attach_trained_saes
 from vitviz.activations.sites import list_sites
 
 
 def main() -> dict | None:
-    st = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars", MineConfig, saes=True)
+    st = model_stage(__doc__, "{data}/exemplars/{key}", "mine_exemplars", MineConfig)
     args, cfg, device, loaded, index = st.args, st.cfg, st.device, st.loaded, st.index
+    attach_trained_saes(loaded.model, f"{args.data}/sae/{args.key}", device)     # their latents are sites too
     sites = mining_sites(loaded.model, list(cfg.kinds))
     result = mine(loaded, sites, index, cfg.split, cfg.k, cfg.stat, cfg.limit, cfg.batch_size, device, cfg.bins,
                   cfg.sample)

@@ -1,10 +1,11 @@
 """Stage optimize_features@<key>: activation maximisation of the selected features of one model."""
-import os
 from pathlib import Path
 
 from vitviz.core.atomic import atomic_path
+from vitviz.core.disk_cache import cache_dir
 from vitviz.core.runner import main_process, run
 from vitviz.pipeline.stage import model_stage
+from vitviz.sae.store import attach_trained_saes
 from vitviz.visualization.checkpoint import file_digest, recipe_hash, visualize_resumable
 from vitviz.sae.settings import SAEConfig
 from vitviz.visualization.selection import comparison_targets, select_targets
@@ -13,9 +14,9 @@ from vitviz.visualization.store import write_features
 
 
 def main() -> dict | None:
-    st = model_stage(__doc__, "{data}/features/{key}", "optimize_features", OptimizeConfig, {"sae": SAEConfig},
-                     saes=True)
+    st = model_stage(__doc__, "{data}/features/{key}", "optimize_features", OptimizeConfig, {"sae": SAEConfig})
     args, cfg, device, loaded, index = st.args, st.cfg, st.device, st.loaded, st.index
+    attach_trained_saes(loaded.model, f"{args.data}/sae/{args.key}", device)     # their latents are sites too
     sel, sae = cfg.select, st.params["sae"]
     settings, explicit = model_recipe(cfg, args.key)
     targets = select_targets(loaded, sel.rule, list(sel.kinds), sel.layers, sel.per_layer, explicit, index,
@@ -30,7 +31,7 @@ def main() -> dict | None:
                       {"precision": speed.precision, "fused_attention": speed.fused_attention, "device": device.type,
                        "saes": {p.parent.name: file_digest(p) for p in
                                 sorted(Path(args.data, "sae", args.key).glob("*/weights.safetensors"))}})
-    folder = Path(os.environ.get("VITVIZ_CACHE", ".cache/vitviz")) / "features" / args.key / key
+    folder = cache_dir() / "features" / args.key / key
     results = visualize_resumable(loaded, targets, settings, folder, seed=cfg.seed, device=device)
     if not main_process():  # under torchrun, rank 0 writes
         return None

@@ -9,6 +9,7 @@ from vitviz.activations.kinds import LATENT
 from vitviz.models.settings import ModelEntry
 from vitviz.sae.settings import SAEConfig
 from vitviz.pipeline.stage import model_stage
+from vitviz.sae.store import attach_trained_saes
 from vitviz.scoring.aggregate import aggregate
 from vitviz.scoring.score import read_images, score_features, select_scored
 from vitviz.scoring.settings import ScoreConfig
@@ -18,8 +19,9 @@ from vitviz.visualization.store import read_features, recipe_of
 
 def main() -> dict | None:
     st = model_stage(__doc__, "{data}/scores/{key}", "score_features", ScoreConfig,
-                     {"models": dict[str, ModelEntry], "sae": SAEConfig}, saes=True)
+                     {"models": dict[str, ModelEntry], "sae": SAEConfig})
     args, cfg, device, loaded = st.args, st.cfg, st.device, st.loaded
+    attach_trained_saes(loaded.model, f"{args.data}/sae/{args.key}", device)     # their latents are sites too
     models = st.params["models"]
     entry = models.get(args.key)
     refuse_circular(cfg.similarity, args.key, entry.name if entry is not None and entry.source != "train" else None)

@@ -57,11 +57,8 @@ def open_model(name: str, data: str = "data", device: str = "cpu", timeout: floa
     for cand in (Path(data) / "models" / name, Path(name)):
         if (cand / "spec.json").exists():
             loaded = load_model(cand, device, runtime)
-            sae_dir = Path(data) / "sae" / name
-            if sae_dir.is_dir():      # the SAEs the train_sae stage wrote: their latents are sites '<site>.sae'
-                from vitviz.activations.sites import attach_saes
-                from vitviz.sae.store import load_saes
-                attach_saes(loaded.model, load_saes(sae_dir, device))
+            from vitviz.sae.store import attach_trained_saes   # the SAEs of the train_sae stage, if any
+            attach_trained_saes(loaded.model, Path(data) / "sae" / name, device)
             return loaded
     from vitviz.models.settings import ModelEntry
     from vitviz.core.errors import ModelSourceError

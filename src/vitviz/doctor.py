@@ -108,7 +108,8 @@ def _cached(entry: ModelEntry) -> tuple[bool, str]:
         f = hub / os.path.basename(urlparse(w.url).path)
         return f.exists(), str(f) if f.exists() else w.url
     if entry.source == "url":
-        f = Path("~/.cache/vitviz").expanduser() / os.path.basename(urlparse(entry.url).path)
+        from vitviz.core.disk_cache import cache_dir
+        f = cache_dir() / os.path.basename(urlparse(entry.url).path)
         return f.exists(), str(f) if f.exists() else entry.url
     return True, ""
 
@@ -180,7 +181,8 @@ def _models(params: Params, timeout: float) -> tuple[list[Check], int]:
         elif online:
             out.append(Check(f"model {key}", "ok", f"{label}: will download from {where}"))
         else:
-            cache = {"url": "~/.cache/vitviz/", "torchvision": "$TORCH_HOME/hub/checkpoints/"}.get(e.source,
+            from vitviz.core.disk_cache import cache_dir
+            cache = {"url": f"{cache_dir()}/", "torchvision": "$TORCH_HOME/hub/checkpoints/"}.get(e.source,
                                                                                                  "the HF cache (HF_HOME)")
             out.append(Check(f"model {key}", "missing", f"{label}: not cached and offline; fetch {where} on a "
                              f"machine with network into {cache} and copy it here, or set `file:` to a local "

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from vitviz.core.disk_cache import cache_dir as user_cache
 from vitviz.models.settings import ModelEntry
 from vitviz.models.spec import ModelSpec
 from vitviz.models.store import detect_kind, load_weights_into, sha256_file
@@ -254,7 +255,7 @@ def _head_size(sd: dict[str, torch.Tensor]) -> int:
 
 
 def fetch(entry: ModelEntry, key: str, timeout: float = 3.0,
-          cache_dir: str | Path = "~/.cache/vitviz") -> tuple[nn.Module, ModelSpec]:
+          cache_dir: str | Path | None = None) -> tuple[nn.Module, ModelSpec]:
     """Build the entry's pretrained model and its spec (preprocessing, classes, provenance)."""
     bound_hub_time(timeout)
     if entry.source == "timm":
@@ -264,7 +265,7 @@ def fetch(entry: ModelEntry, key: str, timeout: float = 3.0,
     elif entry.source == "torchvision":
         model, info = _torchvision(entry, timeout)
     elif entry.source in ("file", "url"):
-        model, info = _checkpoint(entry, timeout, Path(cache_dir).expanduser())
+        model, info = _checkpoint(entry, timeout, Path(cache_dir or user_cache()).expanduser())
     else:
         raise ValueError(f"source {entry.source!r} is not fetched; it is trained")
     model.eval()

@@ -202,7 +202,6 @@ def sae_errors(params: Params, sites: dict[str, SiteShape], key: str) -> list[st
     return out
 
 
-def check_models(params: Params, keys: list[str] | None = None) -> list[str]:
-    """One line per model (of `keys`, default all) whose name or tag its library does not know; imports them."""
-    return [f"models.{key}.name: {msg}" for key, e in params.models.items()
-            if (keys is None or key in keys) and (msg := model_error(e))]
+def check_models(params: Params) -> list[str]:
+    """One line per model whose name or tag its library does not know; imports them."""
+    return [f"models.{key}.name: {msg}" for key, e in params.models.items() if (msg := model_error(e))]

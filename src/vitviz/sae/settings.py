@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 from pydantic.dataclasses import dataclass
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from vitviz.activations.kinds import SAE_BASES
 from vitviz.core.errors import ConfigError
 from vitviz.core.settings import Split, Strict
 
@@ -110,8 +111,10 @@ class SAEConfig(Strict):
     @field_validator("sites")
     @classmethod
     def _sae_sites(cls, v: list[str]) -> list[str]:
-        bad = [s for s in v if not re.fullmatch(r"blocks\.\d+\.(ffn|resid|attn\.in)", s)]
+        bases = "|".join(map(re.escape, SAE_BASES))
+        bad = [s for s in v if not re.fullmatch(rf"blocks\.\d+\.({bases})", s)]
         if bad:
-            raise PydanticCustomError("sae_site", "{bad} cannot have an SAE; allowed: blocks.<l>.ffn, "
-                                      "blocks.<l>.resid or blocks.<l>.attn.in", {"bad": ", ".join(map(repr, bad))})
+            raise PydanticCustomError("sae_site", "{bad} cannot have an SAE; allowed: {allowed}",
+                                      {"bad": ", ".join(map(repr, bad)),
+                                       "allowed": ", ".join(f"blocks.<l>.{k}" for k in SAE_BASES)})
         return v

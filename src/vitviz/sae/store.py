@@ -64,6 +64,14 @@ def load_sae(path: str | Path, device: str | torch.device = "cpu") -> SavedSAE:
                     dict(config.get("provenance") or {}))
 
 
+def attach_trained_saes(model: torch.nn.Module, folder: str | Path, device: str | torch.device = "cpu") -> None:
+    """Attach the SAEs saved in `folder` (data/sae/<key>, if there is one) to `model`: their latents become sites
+    '<site>.sae'."""
+    if Path(folder).is_dir():
+        from vitviz.activations.sites import attach_saes
+        attach_saes(model, load_saes(folder, device))
+
+
 def load_saes(folder: str | Path, device: str | torch.device = "cpu") -> dict[str, SparseAutoencoder]:
     """Every SAE saved in the subfolders of `folder` (one per site), by the name of the site it reads."""
     out = {}
