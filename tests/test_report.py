@@ -102,24 +102,27 @@ def test_failed_marks_flat_and_black_images_and_unbeaten_scores(tmp_path):
     beat its best natural image fails by the objective rule, a textured one that beats it passes."""
     import numpy as np
     import pandas as pd
-    from PIL import Image
 
     from vitviz.report.failed import failed_marks
+    from vitviz.visualization.optimize import FeatureResult
+    from vitviz.visualization.settings import VisSettings
+    from vitviz.visualization.store import read_features, write_features
     rng = np.random.default_rng(0)
-    images = {"black.png": np.zeros((16, 16, 3), np.uint8), "grey.png": np.full((16, 16, 3), 120, np.uint8),
-              "beaten.png": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
-              "good.png": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)}
+    images = {"black": np.zeros((16, 16, 3), np.uint8), "grey": np.full((16, 16, 3), 120, np.uint8),
+              "beaten": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
+              "good": rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)}
     almost_flat = np.full((16, 16, 3), 120, np.uint8)
     almost_flat[0, 0] = 126                            # a range of 6 levels: still flat (fewer than 8)
-    images["almost.png"] = almost_flat
-    for name, a in images.items():
-        Image.fromarray(a).save(tmp_path / name)
-    df = pd.DataFrame({"site": ["blocks.0.attn.k"] * 5, "feature": [0, 1, 2, 3, 4], "image": list(images)})
+    images["almost"] = almost_flat
+    # the image rule is decided where the visualisations are written (features.csv), for every later reader
+    write_features([FeatureResult("blocks.0.attn.k", "attn.k", 0, f, None, 0, 1, 0.0, 1.0, 0.0, 0.0, a)
+                    for f, a in enumerate(images.values())], tmp_path, "m", VisSettings(steps=1), {})
+    df, _ = read_features(tmp_path)
     scores = pd.DataFrame({"site": ["blocks.0.attn.k"] * 2, "feature": [2, 3], "beats_natural": [False, True]})
-    out = failed_marks(df, tmp_path, scores)
+    out = failed_marks(df, scores)
     assert out["flat_or_black"].tolist() == [True, True, False, False, True]
     assert out["failed"].tolist() == [True, True, True, False, True]
-    assert failed_marks(df, tmp_path, None)["failed"].tolist() == [True, True, False, False, True]
+    assert failed_marks(df, None)["failed"].tolist() == [True, True, False, False, True]
 
 
 def test_fig16_ticks_sit_at_the_cutoffs_used_and_do_not_collide(tmp_path, monkeypatch):

@@ -5,12 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from PIL import Image
 
 from vitviz.atlas.numbers import rnd
-from vitviz.visualization.quality import image_failed
 
 
 def copy_visualised(features: pd.DataFrame, features_dir: Path, out_dir: Path, scores: dict[tuple[str, int], dict]
@@ -22,8 +19,7 @@ def copy_visualised(features: pd.DataFrame, features_dir: Path, out_dir: Path, s
     for r in features.itertuples():
         name = Path(r.image).name
         shutil.copyfile(features_dir / r.image, out_dir / "vis" / name)
-        with Image.open(features_dir / r.image) as im:
-            flat = image_failed(np.asarray(im.convert("RGB")))
+        flat = bool(r.flat_or_black)                 # the image rule, decided when the visualisation was written
         scored = scores.get((r.site, int(r.feature)), {})
         fail = "image" if flat else ("score" if scored.get("failed") is True else None)
         out[(r.site, int(r.feature))] = {"img": f"vis/{name}", "seed": str(r.seed), "steps": int(r.steps),

@@ -84,7 +84,7 @@ def exemplars_section(params: Params, index: DatasetIndex, data_dir: Path, out: 
         if (feats_dir / "features.csv").exists():
             fdf, _ = read_features(feats_dir)
             fdf = fdf[fdf["site"].isin(set(ex.sites["site"]))]
-            fdf = failed_marks(fdf, feats_dir, read_scores(data_dir / "scores" / key))
+            fdf = failed_marks(fdf, read_scores(data_dir / "scores" / key))
             rows = []
             for r in fdf.itertuples():
                 top, vals = ex.top(r.site, r.feature)

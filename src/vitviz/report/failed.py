@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from PIL import Image
-
-from vitviz.visualization.quality import image_failed
 
 
 def read_scores(scores_dir: Path) -> pd.DataFrame | None:
@@ -17,11 +13,11 @@ def read_scores(scores_dir: Path) -> pd.DataFrame | None:
     return pd.read_csv(csv) if csv.exists() else None
 
 
-def failed_marks(df: pd.DataFrame, base: Path, scores: pd.DataFrame | None) -> pd.DataFrame:
-    """`df` with `flat_or_black` (the image rule, for every visualisation) and `failed` (that, or a scored feature
-    whose objective does not beat its best natural image)."""
-    flat = [image_failed(np.asarray(Image.open(base / name).convert("RGB"))) for name in df["image"]]
-    out = df.assign(flat_or_black=flat)
+def failed_marks(df: pd.DataFrame, scores: pd.DataFrame | None) -> pd.DataFrame:
+    """`df` (a features table, whose `flat_or_black` is the image rule) with `failed`: that, or a scored feature
+    whose objective does not beat its best natural image."""
+    flat = [bool(v) for v in df["flat_or_black"]]
+    out = df
     beaten = set()
     if scores is not None and len(scores):
         beaten = {(s, int(f)) for s, f, b in zip(scores["site"], scores["feature"], scores["beats_natural"])

@@ -46,7 +46,7 @@ def features_section(params: Params, features_dir: Path, out: Path, metrics: dic
         df, meta = read_features(features_dir / key)
         base = features_dir / key
         sc = read_scores(features_dir.parent / "scores" / key)
-        df = failed_marks(df, base, sc)
+        df = failed_marks(df, sc)
         s = meta["settings"]
         ours = {"steps": s["steps"], "copies": s["copies"], "lr": s["lr"], "tv_weight": s["tv_weight"],
                 "jitter": f"{s['jitter']} px", "noise_std": s["noise_std"], "shift_bound": s["shift_bound"],

@@ -129,7 +129,7 @@ def _grid(features_dir: Path, site: str, scores: pd.DataFrame | None) -> list:
     for label, name in (("neurons", site), ("SAE latents", f"{site}{LATENT}")):
         g = df[df["site"] == name]
         if len(g):
-            g = failed_marks(g, features_dir, scores)
+            g = failed_marks(g, scores)
             rows.append((label, [(f"F{int(r.feature)}" + (" FAILED" if r.failed else ""), features_dir / r.image)
                                  for r in g.itertuples()]))
     return rows if len(rows) == 2 else []

@@ -28,7 +28,6 @@ from vitviz.scoring.similarity import SimilarityModel
 from vitviz.scoring.statistics import image_statistics, split_statistics, values_and_objectives
 from vitviz.activations.loader import batches
 from vitviz.scoring.settings import ScoreConfig
-from vitviz.visualization.quality import image_failed
 from vitviz.visualization.optimize import Target, feature_seed, visualize
 from vitviz.visualization.settings import VisSettings
 
@@ -105,7 +104,7 @@ def score_features(loaded: LoadedModel, features: pd.DataFrame, images: dict[str
     more_emb = sim.embed_images([m.image for m in more], device).view(n_more, n, -1).transpose(0, 1) \
         if n_more else None
     out, task_rows = [], []
-    flat = [image_failed(images[name]) for name in scored["image"]]
+    flat = [bool(v) for v in scored["flat_or_black"]]       # the image rule, decided when it was written
     for i, r in enumerate(scored.itertuples()):
         f = int(r.feature)
         col = stats[:, i]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from vitviz.visualization.optimize import FeatureResult
+from vitviz.visualization.quality import image_failed
 from vitviz.visualization.settings import VisSettings
 
 TABLE = "features.csv"
@@ -25,7 +26,8 @@ def image_name(site: str, feature: int) -> str:
 
 def write_features(results: list[FeatureResult], out_dir: str | Path, model_key: str, settings: VisSettings,
                    selection: dict) -> pd.DataFrame:
-    """Write images/, features.csv and settings.json into `out_dir`; return the table."""
+    """Write images/, features.csv and settings.json into `out_dir`; return the table. Its `flat_or_black` column is
+    the image half of the failed-visualisation rule (`quality.image_failed`), decided here once for every reader."""
     out_dir = Path(out_dir)
     (out_dir / IMAGES).mkdir(parents=True, exist_ok=True)
     rows = []
@@ -35,7 +37,7 @@ def write_features(results: list[FeatureResult], out_dir: str | Path, model_key:
         rows.append({"model": model_key, "site": r.site, "kind": r.kind, "layer": r.layer, "feature": r.feature,
                      "head": r.head if r.head is not None else "", "seed": r.seed, "steps": r.steps,
                      "objective_start": r.objective_start, "objective_final": r.objective_final,
-                     "tv_final": r.tv_final, "image": f"{IMAGES}/{name}"})
+                     "tv_final": r.tv_final, "image": f"{IMAGES}/{name}", "flat_or_black": image_failed(r.image)})
     df = pd.DataFrame(rows)
     df.to_csv(out_dir / TABLE, index=False)
     (out_dir / SETTINGS).write_text(json.dumps({"model": model_key, "settings": settings.model_dump(mode="json"),
