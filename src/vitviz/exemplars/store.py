@@ -135,10 +135,10 @@ class Exemplars:
 
     def top(self, site: str, feature: int) -> tuple[list[int], list[float]]:
         """Split rows and statistics of a feature's exemplars, best first (missing ones dropped)."""
-        row = self.sites[self.sites["site"] == site]
-        if row.empty:
+        col = self.column(site)
+        if col is None:
             return [], []
-        col = int(row["offset"].iloc[0]) + feature
+        col += feature
         pairs = [(int(i), float(v)) for i, v in zip(self.indices[:, col], self.values[:, col]) if i >= 0]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 

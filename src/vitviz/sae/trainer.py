@@ -69,7 +69,8 @@ class SAETrainer:
         if s.sparsity == "topk":   # k atoms per token: a sparse decode, not a product with the whole dictionary
             values, idx = topk_sparse(pre, sae.k)
             err = x - sae.decode_sparse(values.float(), idx)
-            fired = torch.bincount(idx[values > 0], minlength=sae.width)
+            fired = torch.zeros(sae.width, dtype=torch.long, device=idx.device).scatter_add_(   # no boolean mask:
+                0, idx.flatten(), (values > 0).flatten().long())                                # no host sync
             batch_threshold = None
         else:
             with self._autocast():
