@@ -192,6 +192,11 @@
     if (s[1] !== null) p.push("sel " + fmt(s[1], 1));
     return p.join(" · ");
   }
+  // A feature's modal class counts when it repeats among the top exemplars of a feature that ever fired.
+  function hasModal(n, never) { return n >= 2 && !never; }
+  function classLabel(ov, never, n, share, cls) {
+    return never ? "never active" : hasModal(n, never) ? share + " " + className(ov, cls) : "mixed classes";
+  }
   function card(ov, l, c, i, lazy) {
     var f = c.f[i], src = c.vis[i] || (c.thumb && c.thumb[i] >= 0 ? thumb(c.thumb[i]) : null);
     var cls = "card" + (c.vis[i] ? " vis" : "") + (c.fail[i] ? " failed" : "");
@@ -200,8 +205,7 @@
       "<span class=\"id\">F" + esc(f) + (c.vis[i] ? " <i class=\"badge\">vis</i>" : "") +
       (c.fail[i] ? " <i class=\"badge bad\">failed</i>" : "") + "</span>";
     if (c.cls) {
-      var ct = c.di[i] === 0 ? "never active" : c.n[i] >= 2 ? c.n[i] + "/" + c.m[i] + " " + className(ov, c.cls[i]) :
-        "mixed classes";
+      var ct = classLabel(ov, c.nv[i], c.n[i], c.n[i] + "/" + c.m[i], c.cls[i]);
       h += "<span class=\"cls\" title=\"" + attr(ct) + "\">" + esc(ct) + "</span>";
       h += "<span class=\"dens\">" + (c.di[i] !== null ? "active on " + pct(c.di[i], true) : "&nbsp;") + "</span>";
     }
@@ -231,7 +235,7 @@
     h += "</select></label>";
     if (c.cls) {
       var seen = {};
-      c.cls.forEach(function (x, i) { if (x >= 0 && c.n[i] >= 2 && c.di[i] !== 0) seen[x] = (seen[x] || 0) + 1; });
+      c.cls.forEach(function (x, i) { if (x >= 0 && hasModal(c.n[i], c.nv[i])) seen[x] = (seen[x] || 0) + 1; });
       h += " <label>modal class <select id=\"fcls\"><option value=\"\">any</option>";
       Object.keys(seen).map(Number).sort(function (x, y) { return seen[y] - seen[x] || x - y; }).forEach(function (x) {
         h += "<option value=\"" + attr(x) + "\">" + esc(className(ov, x)) + " (" + seen[x] + ")</option>";
@@ -250,7 +254,7 @@
     var key = val("sort") || "id", fc = val("fcls"), fd = Number(val("fdens") || 0) / 100;
     var idx = [];
     for (var i = 0; i < c.f.length; i++) {
-      if (fc !== "" && !(c.cls[i] === Number(fc) && c.n[i] >= 2 && c.di[i] !== 0)) continue;
+      if (fc !== "" && !(c.cls[i] === Number(fc) && hasModal(c.n[i], c.nv[i]))) continue;
       if (fd > 0 && !(c.di && c.di[i] !== null && c.di[i] >= fd)) continue;
       if (on("fvis") && !c.vis[i]) continue;
       if (on("fscored") && !c.score[i]) continue;
@@ -392,7 +396,7 @@
     if (!c.cls) return "";
     var n = c.n[f], m = c.m[f];
     if (!m) return "<p>No exemplar was found.</p>";
-    if (c.di[f] === 0) {
+    if (c.nv[f]) {
       return "<p class=\"bad\">Never active on this split (no patch token above 0): its top exemplars are the " +
         "least inactive images, or ties where the statistic is the same everywhere, not evidence of a class.</p>";
     }
@@ -584,7 +588,7 @@
     var h = "<a class=\"card" + (e[7] ? " vis" : "") + "\" href=\"" + attr(link(l, e[1])) + "\">" +
       (src ? img(src, "", "", true) : "<div class=\"noimg\"></div>") + "<span class=\"id\">L" + esc(l.layer) + " " +
       esc(label(ov, l.kind)) + " F" + esc(e[1]) + "</span>";
-    var ct = e[4] >= 2 && !e[8] ? Math.round(100 * e[3]) + "% " + className(ov, e[2]) : "mixed classes";
+    var ct = classLabel(ov, e[8], e[4], Math.round(100 * e[3]) + "%", e[2]);
     return h + "<span class=\"cls\" title=\"" + attr(ct) + "\">" + esc(ct) + "</span>" +
       (e[5] ? "<span class=\"clip\" title=\"" + attr(e[5]) + "\">" + esc(e[5]) + "</span>" : "") + "</a>";
   }
@@ -609,7 +613,7 @@
       if (ql) {
         s.entries.forEach(function (e) {
           var cls = e[2] >= 0 ? (ov.class_synonyms || ov.classes)[e[2]].toLowerCase() : "";   // any synonym matches
-          var byClass = cls.indexOf(ql) >= 0 && e[3] >= 0.5 && e[4] >= 2 && !e[8];
+          var byClass = cls.indexOf(ql) >= 0 && e[3] >= 0.5 && hasModal(e[4], e[8]);
           var byClip = (" " + e[5].toLowerCase() + " ").indexOf(ql) >= 0;
           if (byClass || byClip) hits.push(e);
         });
